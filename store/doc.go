@@ -1,0 +1,29 @@
+// Package store defines onramp's persistence contract: the value types the rest of
+// the program works with, the small per-entity interfaces composed into Store, and
+// the sentinel errors every implementation reports.
+//
+// Guarantees every implementation gives (and store/storetest checks):
+//
+//   - Safe for concurrent use by many goroutines and, for the SQL backends, by
+//     several processes on one database.
+//   - Every method that returns without error has committed durably: an
+//     acknowledged write survives a crash of the process.
+//   - One call is one transaction. A write either happens completely, together with
+//     the audit event it was given, or not at all.
+//   - Times are stored and returned in UTC, truncated to microseconds.
+//   - userName is unique per organization and compared case-insensitively; so are
+//     email addresses in filters. externalId and id compare exactly.
+//   - Failures are reported by wrapping the sentinels below with %w; callers test
+//     them with errors.Is, never by comparing text.
+//   - Update methods take a closure fn that is applied to the current value inside
+//     the write transaction. fn may run more than once (an implementation may retry
+//     on a serialization failure), so it must be a pure function of its argument.
+//   - Deactivating (Active true→false) or deleting a user ends all its sessions in
+//     the same transaction.
+//   - Deleting a user leaves a tombstone: the row keeps its ID, identities and
+//     history with DeletedAt set, disappears from lists, frees its userName for a new
+//     account, and GetUser still returns it (so JIT can refuse to resurrect it).
+//
+// The store never knows HTTP, SCIM or SAML: protocol packages translate their
+// queries into the typed Filter below and map the sentinels to their own errors.
+package store
