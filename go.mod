@@ -3,6 +3,7 @@ module github.com/onramp-dev/onramp
 go 1.26.8
 
 require (
+	github.com/alecthomas/kong v1.17.0 // indirect
 	github.com/beevik/etree v1.8.1 // indirect
 	github.com/crewjam/saml v0.6.3 // indirect
 	github.com/elimity-com/scim v0.0.0-20260728105928-2641426a1539 // indirect
