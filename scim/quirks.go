@@ -1,0 +1,311 @@
+package scim
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/elimity-com/scim/schema"
+	filter "github.com/scim2/filter-parser/v2"
+)
+
+// quirks rewrites the request shapes that real identity providers send and that
+// elimity would reject, into the RFC shape that means the same. It rewrites only
+// shapes seen in recorded or documented vendor traffic; each rewrite names its
+// evidence. Shapes elimity already accepts are left alone (and the tests prove
+// that they are accepted): capitalised PATCH ops ("Replace", elimity lower-cases
+// op), explicit nulls in create bodies (treated as absent), the extra Microsoft
+// schema URI on group create (elimity only requires the core URI to be present),
+// Okta's read-only "id" inside a no-path PATCH value (elimity drops it) and
+// Okta's "groups": [] and "password" on create (read-only, and dropped by the
+// handler, respectively).
+type quirks struct {
+	user, enterprise schema.Schema
+	// Filters.
+	bareValue   *regexp.Regexp
+	subAfterVal *regexp.Regexp
+}
+
+func newQuirks() *quirks {
+	const op = `(?i:eq|ne|co|sw|ew|gt|ge|lt|le)`
+	return &quirks{
+		user:       UserSchema(),
+		enterprise: EnterpriseUserSchema(),
+		// `externalId eq jyoung`: Entra's documented user query (learn.microsoft.com,
+		// "Tutorial: Develop and plan provisioning for a SCIM endpoint", Example 1)
+		// sends the value without quotes, which is not RFC 7644 grammar.
+		bareValue: regexp.MustCompile(`^\s*([A-Za-z][\w:.$-]*)\s+(` + op + `)\s+([^\s"()\[\]]+)\s*$`),
+		// `emails[type eq "work"].value eq "x"`: Entra queries by its matching
+		// attribute this way (same page, "/Users" requirements); RFC 7644 only has
+		// `emails[type eq "work" and value eq "x"]`, which means the same.
+		subAfterVal: regexp.MustCompile(`^\s*([A-Za-z][\w:.$-]*)\[([^\[\]]+)\]\.([A-Za-z][\w$-]*)\s+(` + op + `|(?i:pr))(\s+.*)?$`),
+	}
+}
+
+// filter rewrites a SCIM filter query parameter; ok reports a change.
+func (q *quirks) filter(f string) (string, bool) {
+	if m := q.bareValue.FindStringSubmatch(f); m != nil {
+		switch strings.ToLower(m[3]) {
+		case "true", "false", "null":
+			return f, false
+		}
+		quoted, _ := json.Marshal(m[3])
+		return fmt.Sprintf("%s %s %s", m[1], m[2], quoted), true
+	}
+	if m := q.subAfterVal.FindStringSubmatch(f); m != nil {
+		return fmt.Sprintf("%s[%s and %s %s%s]", m[1], m[2], m[3], m[4], strings.TrimRight(m[5], " ")), true
+	}
+	return f, false
+}
+
+// userResource rewrites a User body for POST or PUT; ok reports a change.
+func (q *quirks) userResource(body []byte) ([]byte, bool) {
+	doc, ok := decodeObject(body)
+	if !ok {
+		return body, false
+	}
+	changed := false
+	for k, v := range doc {
+		if strings.EqualFold(k, q.enterprise.ID) {
+			ext, ok := v.(map[string]any)
+			if !ok {
+				continue
+			}
+			for ek, ev := range ext {
+				if attr, ok := q.enterprise.Attributes.ContainsAttribute(ek); ok {
+					if nv, c := fixValue(attr, ev, false); c {
+						ext[ek], changed = nv, true
+					}
+				}
+			}
+			continue
+		}
+		if attr, ok := q.user.Attributes.ContainsAttribute(k); ok {
+			if nv, c := fixValue(attr, v, false); c {
+				doc[k], changed = nv, true
+			}
+		}
+	}
+	return encodeIfChanged(body, doc, changed)
+}
+
+// userPatch rewrites a PATCH request body for a User; ok reports a change.
+func (q *quirks) userPatch(body []byte) ([]byte, bool) {
+	doc, ok := decodeObject(body)
+	if !ok {
+		return body, false
+	}
+	opsKey := ""
+	for k := range doc {
+		if strings.EqualFold(k, "Operations") {
+			opsKey = k
+		}
+	}
+	ops, _ := doc[opsKey].([]any)
+	changed := false
+	for _, o := range ops {
+		op, ok := o.(map[string]any)
+		if !ok {
+			continue
+		}
+		pathKey, valueKey := fieldKey(op, "path"), fieldKey(op, "value")
+		path, _ := op[pathKey].(string)
+		value, hasValue := op[valueKey]
+		if path == "" {
+			// No path: the value is a map of attribute paths (RFC 7644 section
+			// 3.5.2.1/3.5.2.3); Okta and Entra both send this shape.
+			m, ok := value.(map[string]any)
+			if !ok {
+				continue
+			}
+			for k, v := range m {
+				if strings.EqualFold(k, q.enterprise.ID) {
+					if ext, ok := v.(map[string]any); ok {
+						for ek, ev := range ext {
+							if attr, ok := q.enterprise.Attributes.ContainsAttribute(ek); ok {
+								if nv, c := fixValue(attr, ev, false); c {
+									ext[ek], changed = nv, true
+								}
+							}
+						}
+					}
+					continue
+				}
+				nk, nv, c := q.fixPathValue(k, v)
+				if c {
+					delete(m, k)
+					m[nk] = nv
+					changed = true
+				}
+			}
+			continue
+		}
+		np, nv, c := q.fixPathValue(path, value)
+		if c {
+			op[pathKey] = np
+			if hasValue {
+				op[valueKey] = nv
+			}
+			changed = true
+		}
+	}
+	return encodeIfChanged(body, doc, changed)
+}
+
+// fixPathValue normalises one PATCH target: an unprefixed path to an attribute
+// that only the enterprise extension has gets the extension's URN (Entra sends
+// "path": "manager", documented in the tutorial's Example 5, which elimity
+// resolves against the core schema only and refuses), and the value is fixed for
+// the attribute's type.
+func (q *quirks) fixPathValue(path string, value any) (string, any, bool) {
+	p, err := filter.ParsePath([]byte(path))
+	if err != nil {
+		return path, value, false
+	}
+	newPath, changed := path, false
+	var s schema.Schema
+	switch uri := p.AttributePath.URI(); {
+	case uri == "":
+		s = q.user
+		if _, ok := q.user.Attributes.ContainsAttribute(p.AttributePath.AttributeName); !ok {
+			if _, ok := q.enterprise.Attributes.ContainsAttribute(p.AttributePath.AttributeName); ok {
+				s = q.enterprise
+				newPath, changed = q.enterprise.ID+":"+path, true
+			}
+		}
+	case strings.EqualFold(uri, q.enterprise.ID):
+		s = q.enterprise
+	case strings.EqualFold(uri, q.user.ID):
+		s = q.user
+	default:
+		return path, value, false
+	}
+	attr, ok := s.Attributes.ContainsAttribute(p.AttributePath.AttributeName)
+	if !ok {
+		return newPath, value, changed
+	}
+	sub := p.AttributePath.SubAttributeName()
+	if sub == "" {
+		sub = p.SubAttributeName()
+	}
+	element := false
+	if sub != "" {
+		subAttr, ok := attr.SubAttributes().ContainsAttribute(sub)
+		if !ok {
+			return newPath, value, changed
+		}
+		attr = subAttr
+	} else if p.ValueExpression != nil {
+		element = true // emails[type eq "work"]: the value is one element
+	}
+	nv, c := fixValue(attr, value, element)
+	return newPath, nv, changed || c
+}
+
+// fixValue converts what vendors send for attr into the RFC type: Entra's string
+// booleans ("True", "False") for boolean attributes (documented in "Known issues
+// and resolutions with SCIM 2.0 protocol compliance", requests made to disable
+// users), and Entra's manager sent as a bare ID string or as a one-element array
+// (tutorial Example 5, and the issues listed in testdata/scim/entra/README.md)
+// where RFC 7643 section 4.3 has a single complex value. element means v is one
+// element of a multi-valued attribute.
+func fixValue(attr schema.CoreAttribute, v any, element bool) (any, bool) {
+	switch attr.AttributeType() {
+	case "boolean":
+		if s, ok := v.(string); ok {
+			switch strings.ToLower(strings.TrimSpace(s)) {
+			case "true":
+				return true, true
+			case "false":
+				return false, true
+			}
+		}
+		return v, false
+	case "complex":
+	default:
+		return v, false
+	}
+	if strings.EqualFold(attr.Name(), "manager") && !attr.MultiValued() {
+		switch mv := v.(type) {
+		case string:
+			return map[string]any{"value": mv}, true
+		case []any:
+			if len(mv) == 1 {
+				if m, ok := mv[0].(map[string]any); ok {
+					fixed, _ := fixComplex(attr, m)
+					return fixed, true
+				}
+			}
+		}
+	}
+	if attr.MultiValued() && !element {
+		list, ok := v.([]any)
+		if !ok {
+			if m, ok := v.(map[string]any); ok {
+				return fixComplex(attr, m)
+			}
+			return v, false
+		}
+		changed := false
+		for i, e := range list {
+			if m, ok := e.(map[string]any); ok {
+				if nm, c := fixComplex(attr, m); c {
+					list[i], changed = nm, true
+				}
+			}
+		}
+		return list, changed
+	}
+	if m, ok := v.(map[string]any); ok {
+		return fixComplex(attr, m)
+	}
+	return v, false
+}
+
+func fixComplex(attr schema.CoreAttribute, m map[string]any) (map[string]any, bool) {
+	changed := false
+	for k, v := range m {
+		sub, ok := attr.SubAttributes().ContainsAttribute(k)
+		if !ok {
+			continue
+		}
+		if nv, c := fixValue(sub, v, false); c {
+			m[k], changed = nv, true
+		}
+	}
+	return m, changed
+}
+
+// fieldKey returns the key of m that equals name case-insensitively (elimity
+// decodes PATCH operations case-insensitively too), or name.
+func fieldKey(m map[string]any, name string) string {
+	for k := range m {
+		if strings.EqualFold(k, name) {
+			return k
+		}
+	}
+	return name
+}
+
+func decodeObject(body []byte) (map[string]any, bool) {
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	var doc map[string]any
+	if err := d.Decode(&doc); err != nil || doc == nil {
+		return nil, false // elimity reports the syntax error
+	}
+	return doc, true
+}
+
+func encodeIfChanged(body []byte, doc map[string]any, changed bool) ([]byte, bool) {
+	if !changed {
+		return body, false
+	}
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return body, false
+	}
+	return out, true
+}

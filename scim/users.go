@@ -1,0 +1,297 @@
+package scim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+
+	elimity "github.com/elimity-com/scim"
+
+	"github.com/onramp-dev/onramp/store"
+)
+
+// defaultRole is the role of an account created over SCIM.
+const defaultRole = "Member"
+
+// userHandler serves /Users. Each method is a thin shell over a Handler method
+// that returns a plain error, mapped by fail; it never returns an unmapped error.
+type userHandler struct{ h *Handler }
+
+func (u userHandler) Create(r *http.Request, attrs elimity.ResourceAttributes) (elimity.Resource, error) {
+	ctx := r.Context()
+	res, err := u.h.createUser(ctx, r, attrs)
+	return res, u.h.fail(ctx, err)
+}
+
+func (u userHandler) Get(r *http.Request, id string) (elimity.Resource, error) {
+	ctx := r.Context()
+	res, err := u.h.getUser(ctx, r, id)
+	return res, u.h.fail(ctx, err)
+}
+
+func (u userHandler) GetAll(r *http.Request, params elimity.ListRequestParams) (elimity.Page, error) {
+	ctx := r.Context()
+	page, err := u.h.listUsers(ctx, r, params)
+	return page, u.h.fail(ctx, err)
+}
+
+func (u userHandler) Replace(r *http.Request, id string, attrs elimity.ResourceAttributes) (elimity.Resource, error) {
+	ctx := r.Context()
+	res, err := u.h.updateUser(ctx, r, id, func(doc map[string]any) (map[string]any, error) {
+		return attrs, nil
+	})
+	return res, u.h.fail(ctx, err)
+}
+
+func (u userHandler) Patch(r *http.Request, id string, ops []elimity.PatchOperation) (elimity.Resource, error) {
+	ctx := r.Context()
+	res, err := u.h.updateUser(ctx, r, id, func(doc map[string]any) (map[string]any, error) {
+		return applyPatch(doc, ops, UserSchema(), EnterpriseUserSchema())
+	})
+	return res, u.h.fail(ctx, err)
+}
+
+func (u userHandler) Delete(r *http.Request, id string) error {
+	ctx := r.Context()
+	return u.h.fail(ctx, u.h.deleteUser(ctx, r, id))
+}
+
+func (h *Handler) createUser(ctx context.Context, r *http.Request, attrs map[string]any) (elimity.Resource, error) {
+	t, err := tenant(ctx)
+	if err != nil {
+		return elimity.Resource{}, err
+	}
+	doc, raw, err := normalizeDoc(resourceDoc(attrs))
+	if err != nil {
+		return elimity.Resource{}, err
+	}
+	p, err := profileFromResource(doc)
+	if err != nil {
+		return elimity.Resource{}, err
+	}
+	u := store.User{
+		OrgID:        t.Org,
+		Role:         defaultRole,
+		Source:       store.SourceSCIM,
+		ConnectionID: t.Connection,
+		Resource:     raw,
+	}
+	p.applyTo(&u)
+	created, err := h.store.CreateUser(ctx, u, h.event(ctx, t, "user.created"))
+	if err != nil {
+		return elimity.Resource{}, fmt.Errorf("scim: create user: %w", err)
+	}
+	return h.userResource(r, created)
+}
+
+// liveUser returns the organization's user id; tombstones are not found.
+func (h *Handler) liveUser(ctx context.Context, t Tenant, id string) (store.User, error) {
+	u, err := h.store.GetUser(ctx, t.Org, store.UserID(id))
+	if err != nil {
+		return store.User{}, fmt.Errorf("scim: get user %s: %w", id, err)
+	}
+	if u.DeletedAt != nil {
+		return store.User{}, fmt.Errorf("scim: user %s is deleted: %w", id, store.ErrNotFound)
+	}
+	return u, nil
+}
+
+func (h *Handler) getUser(ctx context.Context, r *http.Request, id string) (elimity.Resource, error) {
+	t, err := tenant(ctx)
+	if err != nil {
+		return elimity.Resource{}, err
+	}
+	u, err := h.liveUser(ctx, t, id)
+	if err != nil {
+		return elimity.Resource{}, err
+	}
+	return h.userResource(r, u)
+}
+
+func (h *Handler) listUsers(ctx context.Context, r *http.Request, params elimity.ListRequestParams) (elimity.Page, error) {
+	t, err := tenant(ctx)
+	if err != nil {
+		return elimity.Page{}, err
+	}
+	q := store.UserQuery{StartIndex: params.StartIndex, Count: params.Count}
+	if params.FilterValidator != nil {
+		if q.Filter, err = toStoreFilter(params.FilterValidator.GetFilter(), userResource); err != nil {
+			return elimity.Page{}, err
+		}
+	}
+	page, err := h.store.ListUsers(ctx, t.Org, q)
+	if err != nil {
+		return elimity.Page{}, fmt.Errorf("scim: list users: %w", err)
+	}
+	out := elimity.Page{TotalResults: page.Total, Resources: make([]elimity.Resource, 0, len(page.Items))}
+	for _, u := range page.Items {
+		res, err := h.userResource(r, u)
+		if err != nil {
+			return elimity.Page{}, err
+		}
+		out.Resources = append(out.Resources, res)
+	}
+	return out, nil
+}
+
+// updateUser reads the user, computes its new resource with change (PUT: the
+// body; PATCH: the patched document), derives the profile and writes it if the
+// record did not change meanwhile, retrying otherwise. The audit action says
+// what happened to the account: deactivated, reactivated or updated.
+func (h *Handler) updateUser(ctx context.Context, r *http.Request, id string, change func(doc map[string]any) (map[string]any, error)) (elimity.Resource, error) {
+	t, err := tenant(ctx)
+	if err != nil {
+		return elimity.Resource{}, err
+	}
+	for range maxUpdateAttempts {
+		old, err := h.liveUser(ctx, t, id)
+		if err != nil {
+			return elimity.Resource{}, err
+		}
+		if err := checkIfMatch(r, old.Version); err != nil {
+			return elimity.Resource{}, err
+		}
+		oldDoc, err := userDoc(old)
+		if err != nil {
+			return elimity.Resource{}, err
+		}
+		next, err := change(copyDoc(oldDoc))
+		if err != nil {
+			return elimity.Resource{}, err
+		}
+		doc, raw, err := normalizeDoc(resourceDoc(next))
+		if err != nil {
+			return elimity.Resource{}, err
+		}
+		p, err := profileFromResource(doc)
+		if err != nil {
+			return elimity.Resource{}, err
+		}
+		if reflect.DeepEqual(doc, oldDoc) && p.Active == old.Active {
+			return h.userResource(r, old) // nothing changes: no write, no audit event
+		}
+		action := "user.updated"
+		switch {
+		case old.Active && !p.Active:
+			action = "user.deactivated"
+		case !old.Active && p.Active:
+			action = "user.reactivated"
+		}
+		updated, err := h.store.UpdateUser(ctx, t.Org, old.ID, func(u *store.User) error {
+			if u.Version != old.Version {
+				return errRaced
+			}
+			p.applyTo(u)
+			u.Resource = raw
+			return nil
+		}, h.event(ctx, t, action))
+		if errors.Is(err, errRaced) {
+			continue
+		}
+		if err != nil {
+			return elimity.Resource{}, fmt.Errorf("scim: update user %s: %w", id, err)
+		}
+		return h.userResource(r, updated)
+	}
+	return elimity.Resource{}, fmt.Errorf("scim: update user %s: gave up after %d attempts: %w", id, maxUpdateAttempts, errRaced)
+}
+
+func (h *Handler) deleteUser(ctx context.Context, r *http.Request, id string) error {
+	t, err := tenant(ctx)
+	if err != nil {
+		return err
+	}
+	u, err := h.liveUser(ctx, t, id)
+	if err != nil {
+		return err
+	}
+	if err := checkIfMatch(r, u.Version); err != nil {
+		return err
+	}
+	if err := h.store.DeleteUser(ctx, t.Org, u.ID, h.event(ctx, t, "user.deleted")); err != nil {
+		return fmt.Errorf("scim: delete user %s: %w", id, err)
+	}
+	return nil
+}
+
+// userDoc is the user's SCIM document: the stored resource, or for an account
+// that did not come from SCIM (JIT, invitation) one built from its profile. The
+// account's active state is authoritative over the document's.
+func userDoc(u store.User) (map[string]any, error) {
+	doc, err := decodeDoc(u.Resource)
+	if err != nil {
+		return nil, err
+	}
+	if len(doc) == 0 {
+		doc["userName"] = u.UserName
+		if u.ExternalID != "" {
+			doc["externalId"] = u.ExternalID
+		}
+		if u.DisplayName != "" {
+			doc["displayName"] = u.DisplayName
+		}
+		if u.GivenName != "" || u.FamilyName != "" {
+			name := map[string]any{}
+			if u.GivenName != "" {
+				name["givenName"] = u.GivenName
+			}
+			if u.FamilyName != "" {
+				name["familyName"] = u.FamilyName
+			}
+			doc["name"] = name
+		}
+		if len(u.Emails) > 0 {
+			emails := make([]any, 0, len(u.Emails))
+			for _, e := range u.Emails {
+				m := map[string]any{"value": e.Value, "primary": e.Primary}
+				if e.Type != "" {
+					m["type"] = e.Type
+				}
+				emails = append(emails, m)
+			}
+			doc["emails"] = emails
+		}
+	}
+	doc["active"] = u.Active
+	return doc, nil
+}
+
+// userResource is the SCIM view of a user, projected by the request's
+// attributes / excludedAttributes.
+func (h *Handler) userResource(r *http.Request, u store.User) (elimity.Resource, error) {
+	doc, err := userDoc(u)
+	if err != nil {
+		return elimity.Resource{}, err
+	}
+	p := parseProjection(r.URL.Query(), UserSchemaURI, EnterpriseUserSchemaURI)
+	return elimity.Resource{
+		ID:         string(u.ID),
+		Attributes: p.apply(doc),
+		Meta:       meta(u.CreatedAt, u.UpdatedAt, u.Version),
+	}, nil
+}
+
+// copyDoc copies a document deeply enough for a patch to modify it freely.
+func copyDoc(doc map[string]any) map[string]any {
+	out := make(map[string]any, len(doc))
+	for k, v := range doc {
+		out[k] = copyValue(v)
+	}
+	return out
+}
+
+func copyValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		return copyDoc(v)
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = copyValue(e)
+		}
+		return out
+	}
+	return v
+}
