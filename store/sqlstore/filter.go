@@ -1,0 +1,370 @@
+package sqlstore
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/onramp-dev/onramp/store"
+)
+
+// errFilter marks a filter this store cannot translate (an unknown field, an
+// operator the field does not support, a value of the wrong type).
+var errFilter = errors.New("unsupported filter")
+
+// scope is the row a filter is evaluated against: a user or group, or one element
+// of a multi-valued attribute (inside store.Element or a Compare on emails.* or
+// members.value).
+type scope int
+
+const (
+	scopeUser scope = iota
+	scopeGroup
+	scopeEmail
+	scopeMember
+)
+
+type colKind int
+
+const (
+	kindFold     colKind = iota // case-insensitive text: a lower-cased column, compared with lower-cased values
+	kindExact                   // case-exact text, NOT NULL
+	kindNullable                // case-exact text, NULL when absent
+	kindBool
+	kindTime // INTEGER microseconds
+)
+
+type column struct {
+	expr string
+	kind colKind
+}
+
+// columns maps each scope's fields to SQL. A table of constants.
+var columns = map[scope]map[store.Field]column{
+	scopeUser: {
+		store.FieldID:           {"u.id", kindExact},
+		store.FieldExternalID:   {"u.external_id", kindNullable},
+		store.FieldUserName:     {"u.user_name_lower", kindFold},
+		store.FieldDisplayName:  {"u.display_name_lower", kindFold},
+		store.FieldActive:       {"u.active", kindBool},
+		store.FieldCreated:      {"u.created_at", kindTime},
+		store.FieldLastModified: {"u.updated_at", kindTime},
+	},
+	scopeGroup: {
+		store.FieldID:           {"g.id", kindExact},
+		store.FieldExternalID:   {"g.external_id", kindNullable},
+		store.FieldDisplayName:  {"g.display_name_lower", kindFold},
+		store.FieldCreated:      {"g.created_at", kindTime},
+		store.FieldLastModified: {"g.updated_at", kindTime},
+	},
+	scopeEmail: {
+		store.FieldEmailValue:   {"e.value_lower", kindFold},
+		store.FieldEmailType:    {"e.type_lower", kindFold},
+		store.FieldEmailPrimary: {`e."primary"`, kindBool},
+	},
+	scopeMember: {
+		store.FieldMemberValue: {"m.user_id", kindExact},
+	},
+}
+
+// multiValued says how a resource scope reaches the elements of its multi-valued
+// attributes: the element scope, and the subquery selecting the owners of
+// matching elements (its one parameter is the organization).
+type multiValued struct {
+	attr  string
+	elem  scope
+	owner string // the outer row's key, compared with IN
+	sub   string
+}
+
+//
+// The subqueries select the owners' seq (the rowid), not their id: SQLite then
+// looks the owners up by (org_id, seq), in the list's order, instead of walking
+// the organization's rows and probing the subquery's result.
+var multi = map[scope]multiValued{
+	scopeUser: {"emails", scopeEmail, "u.seq",
+		"SELECT eu.seq FROM user_emails e JOIN users eu ON eu.id = e.user_id WHERE e.org_id = ?"},
+	scopeGroup: {"members", scopeMember, "g.seq",
+		"SELECT mg.seq FROM group_members m JOIN groups mg ON mg.id = m.group_id WHERE m.org_id = ?"},
+}
+
+// whereBuilder accumulates SQL text with '?' placeholders and its arguments.
+// Values never become SQL text.
+type whereBuilder struct {
+	sb   strings.Builder
+	args []any
+	org  store.OrgID
+}
+
+func (b *whereBuilder) sql(s string)        { b.sb.WriteString(s) }
+func (b *whereBuilder) arg(s string, v any) { b.sb.WriteString(s); b.args = append(b.args, v) }
+
+// compile writes f as a boolean SQL expression that is never NULL (so that NOT
+// works as the filter language means).
+func (b *whereBuilder) compile(f store.Filter, sc scope) error {
+	switch f := f.(type) {
+	case store.Compare:
+		return b.compare(f, sc)
+	case *store.Compare:
+		return b.compare(*f, sc)
+	case store.And:
+		return b.binary(f.Left, f.Right, " AND ", sc)
+	case *store.And:
+		return b.binary(f.Left, f.Right, " AND ", sc)
+	case store.Or:
+		return b.binary(f.Left, f.Right, " OR ", sc)
+	case *store.Or:
+		return b.binary(f.Left, f.Right, " OR ", sc)
+	case store.Not:
+		return b.not(f.F, sc)
+	case *store.Not:
+		return b.not(f.F, sc)
+	case store.Element:
+		return b.element(f, sc)
+	case *store.Element:
+		return b.element(*f, sc)
+	case nil:
+		return fmt.Errorf("%w: empty filter node", errFilter)
+	}
+	return fmt.Errorf("%w: node %T", errFilter, f)
+}
+
+func (b *whereBuilder) binary(l, r store.Filter, op string, sc scope) error {
+	b.sql("(")
+	if err := b.compile(l, sc); err != nil {
+		return err
+	}
+	b.sql(op)
+	if err := b.compile(r, sc); err != nil {
+		return err
+	}
+	b.sql(")")
+	return nil
+}
+
+func (b *whereBuilder) not(f store.Filter, sc scope) error {
+	b.sql("NOT (")
+	if err := b.compile(f, sc); err != nil {
+		return err
+	}
+	b.sql(")")
+	return nil
+}
+
+func (b *whereBuilder) element(e store.Element, sc scope) error {
+	mv, ok := multi[sc]
+	if !ok || !strings.EqualFold(e.Attr, mv.attr) {
+		return fmt.Errorf("%w: %s[...] here", errFilter, e.Attr)
+	}
+	b.arg(mv.owner+" IN ("+mv.sub, string(b.org))
+	b.sql(" AND (")
+	if err := b.compile(e.F, mv.elem); err != nil {
+		return err
+	}
+	b.sql("))")
+	return nil
+}
+
+func (b *whereBuilder) compare(c store.Compare, sc scope) error {
+	if col, ok := columns[sc][c.Field]; ok {
+		return b.compareColumn(c, col)
+	}
+	mv, ok := multi[sc]
+	if !ok || columns[mv.elem][c.Field].expr == "" {
+		return fmt.Errorf("%w: field %q", errFilter, c.Field)
+	}
+	// A multi-valued attribute holds when some element does; ne holds when no
+	// element equals the value.
+	in := " IN ("
+	if c.Op == store.OpNe {
+		in = " NOT IN ("
+		c.Op = store.OpEq
+	}
+	b.arg(mv.owner+in+mv.sub, string(b.org))
+	b.sql(" AND ")
+	if err := b.compareColumn(c, columns[mv.elem][c.Field]); err != nil {
+		return err
+	}
+	b.sql(")")
+	return nil
+}
+
+func (b *whereBuilder) compareColumn(c store.Compare, col column) error {
+	bad := func(why string) error { return fmt.Errorf("%w: %s %s: %s", errFilter, c.Field, c.Op, why) }
+	switch col.kind {
+	case kindFold, kindExact, kindNullable:
+		if c.Op == store.OpPresent {
+			if col.kind == kindNullable {
+				b.sql("(" + col.expr + " IS NOT NULL AND " + col.expr + " <> '')")
+			} else {
+				b.sql(col.expr + " <> ''")
+			}
+			return nil
+		}
+		v, ok := c.Value.(string)
+		if !ok {
+			return bad(fmt.Sprintf("want a string, got %T", c.Value))
+		}
+		if col.kind == kindFold {
+			v = strings.ToLower(v)
+		}
+		var cond string
+		switch c.Op {
+		case store.OpEq:
+			cond = " = ?"
+		case store.OpNe:
+			if col.kind == kindNullable {
+				b.arg("("+col.expr+" IS NULL OR "+col.expr+" <> ?)", v)
+			} else {
+				b.arg(col.expr+" <> ?", v)
+			}
+			return nil
+		case store.OpCo:
+			cond, v = ` LIKE ? ESCAPE '\'`, "%"+likeEscape(v)+"%"
+		case store.OpSw:
+			cond, v = ` LIKE ? ESCAPE '\'`, likeEscape(v)+"%"
+		case store.OpEw:
+			cond, v = ` LIKE ? ESCAPE '\'`, "%"+likeEscape(v)
+		case store.OpGt:
+			cond = " > ?"
+		case store.OpGe:
+			cond = " >= ?"
+		case store.OpLt:
+			cond = " < ?"
+		case store.OpLe:
+			cond = " <= ?"
+		default:
+			return bad("unknown operator")
+		}
+		if col.kind == kindNullable {
+			b.arg("("+col.expr+" IS NOT NULL AND "+col.expr+cond+")", v)
+		} else {
+			b.arg(col.expr+cond, v)
+		}
+		return nil
+
+	case kindBool:
+		if c.Op == store.OpPresent {
+			b.sql("1 = 1")
+			return nil
+		}
+		v, ok := c.Value.(bool)
+		if !ok {
+			return bad(fmt.Sprintf("want a bool, got %T", c.Value))
+		}
+		switch c.Op {
+		case store.OpEq:
+			b.arg(col.expr+" = ?", v)
+		case store.OpNe:
+			b.arg(col.expr+" <> ?", v)
+		default:
+			return bad("not a boolean operator")
+		}
+		return nil
+
+	case kindTime:
+		if c.Op == store.OpPresent {
+			b.sql("1 = 1")
+			return nil
+		}
+		t, ok := c.Value.(time.Time)
+		if !ok {
+			return bad(fmt.Sprintf("want a time.Time, got %T", c.Value))
+		}
+		// Stored times are whole microseconds. floor and ceil keep every
+		// comparison exact for a value with a fraction of a microsecond.
+		floor := t.UnixMicro()
+		ceil := floor
+		exact := t.Equal(time.UnixMicro(floor))
+		if !exact {
+			ceil++
+		}
+		switch c.Op {
+		case store.OpEq:
+			if !exact {
+				b.sql("1 = 0")
+				return nil
+			}
+			b.arg(col.expr+" = ?", floor)
+		case store.OpNe:
+			if !exact {
+				b.sql("1 = 1")
+				return nil
+			}
+			b.arg(col.expr+" <> ?", floor)
+		case store.OpGt:
+			b.arg(col.expr+" > ?", floor)
+		case store.OpGe:
+			b.arg(col.expr+" >= ?", ceil)
+		case store.OpLt:
+			b.arg(col.expr+" < ?", ceil)
+		case store.OpLe:
+			b.arg(col.expr+" <= ?", floor)
+		default:
+			return bad("not a time operator")
+		}
+		return nil
+	}
+	return bad("unknown column kind")
+}
+
+// likeEscape escapes LIKE's wildcards (with ESCAPE '\'), so that the value is
+// matched literally.
+func likeEscape(s string) string {
+	if !strings.ContainsAny(s, `\%_`) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if r == '\\' || r == '%' || r == '_' {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// listQuery is a filtered list: the WHERE clause (with its arguments) shared by
+// the count and the page query.
+type listQuery struct {
+	where string
+	args  []any
+}
+
+// userWhere builds the WHERE clause of a user list.
+func userWhere(org store.OrgID, q store.UserQuery) (listQuery, error) {
+	b := &whereBuilder{org: org}
+	b.arg("u.org_id = ?", string(org))
+	if !q.IncludeDeleted {
+		b.sql(" AND u.deleted_at IS NULL")
+	}
+	if q.Filter != nil {
+		b.sql(" AND ")
+		if err := b.compile(q.Filter, scopeUser); err != nil {
+			return listQuery{}, err
+		}
+	}
+	return listQuery{where: b.sb.String(), args: b.args}, nil
+}
+
+// groupWhere builds the WHERE clause of a group list.
+func groupWhere(org store.OrgID, q store.GroupQuery) (listQuery, error) {
+	b := &whereBuilder{org: org}
+	b.arg("g.org_id = ?", string(org))
+	if q.Filter != nil {
+		b.sql(" AND ")
+		if err := b.compile(q.Filter, scopeGroup); err != nil {
+			return listQuery{}, err
+		}
+	}
+	return listQuery{where: b.sb.String(), args: b.args}, nil
+}
+
+// page turns StartIndex and Count into OFFSET and LIMIT.
+func page(startIndex, count int) (offset, limit int) {
+	if startIndex < 1 {
+		startIndex = 1
+	}
+	return startIndex - 1, min(max(count, 0), store.MaxPageSize)
+}

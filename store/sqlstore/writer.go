@@ -1,0 +1,244 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// errClosed is returned for writes submitted after Close.
+var errClosed = errors.New("sqlstore: store is closed")
+
+// A job is one write: one store method call. fn runs inside the batch's
+// transaction, between SAVEPOINT and RELEASE.
+type job struct {
+	ctx  context.Context
+	name string
+	fn   func(ctx context.Context, tx *sql.Tx) error
+	done chan result // buffered: the writer never blocks on a caller
+}
+
+type result struct {
+	err   error
+	panic any // a panic in fn, re-raised in the caller's goroutine
+}
+
+// writer owns the one write connection. Its goroutine takes queued jobs, runs up to
+// maxBatch of them in one transaction, each inside its own savepoint, commits once
+// and then answers every caller: group commit, one fsync for many writes.
+type writer struct {
+	db       *sql.DB
+	d        *dialect
+	log      *slog.Logger
+	maxBatch int
+
+	mu     sync.RWMutex // guards closed against sends on a closed jobs channel
+	closed bool
+	jobs   chan *job
+	exited chan struct{}
+}
+
+func startWriter(db *sql.DB, d *dialect, log *slog.Logger, maxBatch int) *writer {
+	w := &writer{
+		db:       db,
+		d:        d,
+		log:      log,
+		maxBatch: maxBatch,
+		jobs:     make(chan *job, 4*maxBatch),
+		exited:   make(chan struct{}),
+	}
+	go w.loop()
+	return w
+}
+
+// do queues fn and waits for the outcome of the batch it ran in. It returns nil
+// only after the COMMIT that made fn's writes durable has returned. If ctx ends
+// while the job is still queued, the job is dropped and ctx's error returned;
+// once the writer has started the job, do waits for the true outcome (so a
+// returned error never hides a committed write).
+func (w *writer) do(ctx context.Context, name string, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	j := &job{ctx: ctx, name: name, fn: fn, done: make(chan result, 1)}
+	if err := w.enqueue(ctx, j); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	r := <-j.done
+	if r.panic != nil {
+		panic(r.panic)
+	}
+	return r.err
+}
+
+func (w *writer) enqueue(ctx context.Context, j *job) error {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed {
+		return errClosed
+	}
+	select {
+	case w.jobs <- j:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// close stops accepting jobs, lets the writer run the queued ones, and closes the
+// write connection.
+func (w *writer) close() error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		<-w.exited
+		return nil
+	}
+	w.closed = true
+	close(w.jobs)
+	w.mu.Unlock()
+	<-w.exited
+	if err := w.db.Close(); err != nil {
+		return fmt.Errorf("sqlstore: close writer: %w", err)
+	}
+	return nil
+}
+
+func (w *writer) loop() {
+	defer close(w.exited)
+	batch := make([]*job, 0, w.maxBatch)
+	for first := range w.jobs {
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < w.maxBatch {
+			select {
+			case j, ok := <-w.jobs:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, j)
+			default:
+				break fill
+			}
+		}
+		w.run(batch)
+		clear(batch)
+	}
+}
+
+// run executes one batch and answers its callers.
+func (w *writer) run(batch []*job) {
+	results := make([]result, len(batch))
+	live := make([]bool, len(batch)) // jobs whose fn succeeded: they wait on COMMIT
+	pending := 0
+	for i, j := range batch {
+		if err := j.ctx.Err(); err != nil {
+			results[i].err = fmt.Errorf("%s: %w", j.name, err)
+			continue
+		}
+		live[i] = true
+		pending++
+	}
+	if pending == 0 {
+		w.answer(batch, results)
+		return
+	}
+
+	tx, err := w.begin()
+	if err != nil {
+		w.fail(batch, results, live, fmt.Errorf("sqlstore: begin: %w", err))
+		return
+	}
+	for i, j := range batch {
+		if !live[i] {
+			continue
+		}
+		res, fatal := w.runJob(tx, j)
+		if fatal != nil {
+			// The transaction is unusable (a savepoint could not be rolled back):
+			// nothing of this batch is committed.
+			_ = tx.Rollback()
+			w.log.Error("sqlstore: write batch aborted", "job", j.name, "err", fatal)
+			results[i] = res
+			live[i] = false
+			w.fail(batch, results, live, fmt.Errorf("sqlstore: batch aborted: %w", fatal))
+			return
+		}
+		if res.err != nil || res.panic != nil {
+			results[i] = res
+			live[i] = false
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		w.fail(batch, results, live, fmt.Errorf("sqlstore: commit: %w", err))
+		return
+	}
+	w.answer(batch, results)
+}
+
+// begin starts the batch's transaction (BEGIN IMMEDIATE). The busy timeout makes
+// SQLite wait for a writer in another process; if it still reports busy, begin
+// keeps trying, so that no caller ever sees SQLITE_BUSY.
+func (w *writer) begin() (*sql.Tx, error) {
+	backoff := 10 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		// Not the callers' contexts: cancelling a statement interrupts SQLite,
+		// which would roll back the whole batch.
+		tx, err := w.db.BeginTx(context.Background(), nil)
+		if err == nil || !w.d.busy(err) || attempt == 100 {
+			return tx, err
+		}
+		w.log.Warn("sqlstore: database busy, retrying", "attempt", attempt+1)
+		time.Sleep(backoff)
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// runJob runs one job inside a savepoint. A failing job's savepoint is rolled
+// back, leaving the rest of the batch intact. fatal is set when the transaction
+// itself is broken.
+func (w *writer) runJob(tx *sql.Tx, j *job) (res result, fatal error) {
+	ctx := context.WithoutCancel(j.ctx)
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
+		return result{err: fmt.Errorf("%s: savepoint: %w", j.name, err)}, err
+	}
+	res = w.call(ctx, tx, j)
+	if res.err != nil || res.panic != nil {
+		if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT job"); err != nil {
+			return res, err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT job"); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func (w *writer) call(ctx context.Context, tx *sql.Tx, j *job) (res result) {
+	defer func() {
+		if p := recover(); p != nil {
+			res = result{panic: p}
+		}
+	}()
+	return result{err: j.fn(ctx, tx)}
+}
+
+// fail gives err to every job still waiting on the batch's COMMIT and answers all.
+func (w *writer) fail(batch []*job, results []result, live []bool, err error) {
+	for i := range batch {
+		if live[i] {
+			results[i].err = fmt.Errorf("%s: %w", batch[i].name, err)
+		}
+	}
+	w.answer(batch, results)
+}
+
+func (w *writer) answer(batch []*job, results []result) {
+	for i, j := range batch {
+		j.done <- results[i]
+	}
+}
