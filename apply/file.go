@@ -182,6 +182,7 @@ func Parse(data []byte, name, baseDir string) (*Config, error) {
 	v := validator{root: &root, baseDir: baseDir}
 	cfg := v.file(f)
 	if len(v.problems) > 0 {
+		slices.SortStableFunc(v.problems, func(a, b Problem) int { return a.Line - b.Line })
 		return nil, &InvalidError{File: name, Problems: v.problems}
 	}
 	return cfg, nil
@@ -326,7 +327,7 @@ func (v *validator) connection(path []any, c Connection) ConnectionConfig {
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(v.baseDir, p)
 		}
-		data, err := readMetadataFile(p)
+		data, err := readMetadataFile(p, c.IdP.MetadataFile)
 		if err != nil {
 			v.add(with(idp, "metadataFile"), "%v", err)
 			break
@@ -350,11 +351,13 @@ func (v *validator) connection(path []any, c Connection) ConnectionConfig {
 	return cc
 }
 
-func readMetadataFile(path string) ([]byte, error) {
+// readMetadataFile reads the metadata file at path, which the YAML file names as
+// written.
+func readMetadataFile(path, written string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("metadata file %s does not exist", path)
+			return nil, fmt.Errorf("metadata file %s does not exist (paths are relative to the YAML file's directory)", written)
 		}
 		return nil, err
 	}
@@ -364,7 +367,7 @@ func readMetadataFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	if len(data) > maxMetadataSize {
-		return nil, fmt.Errorf("metadata file %s is larger than %d bytes", path, maxMetadataSize)
+		return nil, fmt.Errorf("metadata file %s is larger than %d bytes", written, maxMetadataSize)
 	}
 	return data, nil
 }

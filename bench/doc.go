@@ -1,0 +1,12 @@
+// Package bench drives a running onramp server over HTTP and measures what
+// identity providers make it do: SCIM user creation at one and many concurrent
+// clients, lookups by `userName eq` at a given directory size, deactivation by
+// PATCH, and an Okta-style initial sync (a filter GET, then a POST, per user). It
+// also reads the server's resident memory from /proc when given its PID.
+//
+// It is the engine of `onramp bench scim`. Every phase is bounded by a request
+// count and the whole run by a timeout, and by default only loopback addresses are
+// accepted as targets. The users it creates are named bench-<run>-<n>@example.com,
+// where <run> is random per run, so runs against the same database do not collide;
+// they stay in the organization afterwards (use a throw-away database).
+package bench

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/onramp-dev/onramp/server"
+	"github.com/onramp-dev/onramp/store/sqlstore"
+)
+
+// HTTP server timeouts. WriteTimeout bounds a whole response, so it is generous
+// enough for a 1000-user SCIM page on a slow disk.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 60 * time.Second
+	idleTimeout       = 120 * time.Second
+)
+
+type serveCmd struct {
+	dbFlag
+	Addr            string        `name:"addr" env:"ONRAMP_ADDR" default:"localhost:8080" placeholder:"HOST:PORT" help:"Address to listen on (default: ${default})."`
+	BaseURL         string        `name:"base-url" env:"ONRAMP_BASE_URL" default:"http://localhost:8080" placeholder:"URL" help:"Public URL of this server, as identity providers reach it; the SCIM base is BASE/scim/v2 (default: ${default})."`
+	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"ONRAMP_SHUTDOWN_TIMEOUT" default:"25s" placeholder:"DURATION" help:"How long SIGTERM waits for in-flight requests before giving up (default: ${default})."`
+}
+
+func (c *serveCmd) validate() []string {
+	ps := c.dbFlag.validate()
+	ps = append(ps, validateAddr("--addr (ONRAMP_ADDR)", c.Addr)...)
+	ps = append(ps, validateBaseURL("--base-url (ONRAMP_BASE_URL)", c.BaseURL)...)
+	if c.ShutdownTimeout <= 0 {
+		ps = append(ps, "--shutdown-timeout (ONRAMP_SHUTDOWN_TIMEOUT) must be positive")
+	}
+	return ps
+}
+
+// validateAddr checks a HOST:PORT listen address. An empty host listens on every
+// interface; port 0 picks a free port.
+func validateAddr(name, addr string) []string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return []string{fmt.Sprintf("%s %q: want HOST:PORT, e.g. localhost:8080", name, addr)}
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return []string{fmt.Sprintf("%s %q: port must be a number from 0 to 65535", name, addr)}
+	}
+	return nil
+}
+
+// validateBaseURL checks the public base URL: absolute http or https, with a host,
+// without query or fragment.
+func validateBaseURL(name, raw string) []string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return []string{fmt.Sprintf("%s %q: %v", name, raw, err)}
+	}
+	var ps []string
+	if u.Scheme != "http" && u.Scheme != "https" {
+		ps = append(ps, fmt.Sprintf("%s %q: scheme must be http or https", name, raw))
+	}
+	if u.Host == "" {
+		ps = append(ps, fmt.Sprintf("%s %q: must name a host", name, raw))
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		ps = append(ps, fmt.Sprintf("%s %q: must not have user info, a query or a fragment", name, raw))
+	}
+	// onramp serves its URLs at the root of the host: a path here would announce
+	// URLs (SCIM meta.location, SAML endpoints) that the server does not answer.
+	if p := strings.TrimRight(u.Path, "/"); p != "" {
+		ps = append(ps, fmt.Sprintf("%s %q: must not have a path (onramp serves at the root of its host)", name, raw))
+	}
+	return ps
+}
+
+// baseURL returns the base URL without a trailing slash.
+func (c *serveCmd) baseURL() string { return strings.TrimRight(c.BaseURL, "/") }
+
+func (c *serveCmd) Run(e *env) error {
+	st, err := sqlstore.Open(e.ctx, c.DB, e.logger)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	// The store closes last, after the server has drained.
+	defer func() {
+		if err := st.Close(); err != nil {
+			e.logger.Error("closing store", "err", err)
+		}
+	}()
+
+	scimHandler, err := newSCIMHandler(st, c.baseURL(), e.logger)
+	if err != nil {
+		return err
+	}
+	h, err := server.New(server.Config{Store: st, SCIM: scimHandler, Logger: e.logger})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(e.logger.Handler(), slog.LevelWarn),
+	}
+	ln, err := (&net.ListenConfig{}).Listen(e.ctx, "tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	e.logger.Info("listening", "addr", ln.Addr().String(), "base_url", c.baseURL(),
+		"scim_base", c.baseURL()+server.SCIMPrefix, "db", redactDSN(c.DB))
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-e.ctx.Done():
+	}
+	e.logger.Info("shutting down: draining in-flight requests", "timeout", c.ShutdownTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.ctx), c.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	e.logger.Info("stopped")
+	return nil
+}
+
+// redactDSN hides a password in a postgres:// DSN, for logs.
+func redactDSN(dsn string) string {
+	if strings.Contains(dsn, "password=") {
+		return "(DSN with a password, not shown)"
+	}
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" || u.User == nil {
+		return dsn
+	}
+	return u.Redacted()
+}
