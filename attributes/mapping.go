@@ -363,7 +363,10 @@ func (r Rule) clone() Rule {
 
 func (m Mapping) clone() Mapping {
 	out := Mapping{DefaultRole: m.DefaultRole, Ownership: m.Ownership}
-	for _, p := range []struct{ dst **Rule; src *Rule }{
+	for _, p := range []struct {
+		dst **Rule
+		src *Rule
+	}{
 		{&out.Email, m.Email}, {&out.UserName, m.UserName}, {&out.GivenName, m.GivenName},
 		{&out.FamilyName, m.FamilyName}, {&out.DisplayName, m.DisplayName}, {&out.Groups, m.Groups},
 	} {

@@ -111,7 +111,10 @@ func (m Mapping) EffectiveOwnership(hasSCIMToken bool) Ownership {
 func Merge(current, fromLogin Profile, o Ownership) Profile {
 	out := current.clone()
 	login := fromLogin.clone()
-	strs := []struct{ cur *string; new string }{
+	strs := []struct {
+		cur *string
+		new string
+	}{
 		{&out.Email, login.Email}, {&out.UserName, login.UserName}, {&out.GivenName, login.GivenName},
 		{&out.FamilyName, login.FamilyName}, {&out.DisplayName, login.DisplayName},
 	}
