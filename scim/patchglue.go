@@ -1,19 +1,17 @@
 package scim
 
-// Temporary glue until package scim/patch (written concurrently) provides Apply
-// and Error; replaced by aliases to them.
-
 import (
-	"errors"
-
 	elimity "github.com/elimity-com/scim"
 	"github.com/elimity-com/scim/schema"
+
+	"github.com/onramp-dev/onramp/scim/patch"
 )
 
-type patchError struct{ ScimType, Detail string }
+// patchError is the typed error of scim/patch; toSCIMError turns it into a 400
+// with its scimType.
+type patchError = patch.Error
 
-func (e *patchError) Error() string { return e.Detail }
-
+// applyPatch applies RFC 7644 PATCH operations to a resource document.
 func applyPatch(doc map[string]any, ops []elimity.PatchOperation, s schema.Schema, exts ...schema.Schema) (map[string]any, error) {
-	return nil, errors.New("patch: not yet")
+	return patch.Apply(doc, ops, s, exts...)
 }
