@@ -19,33 +19,36 @@ import (
 	"time"
 )
 
-// buildBinary builds onramp once per test binary run.
-var buildOnce = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "onramp-e2e-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "onramp")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
+// e2e holds the onramp binary, built once per test process on first use.
+var e2e struct {
+	once sync.Once
+	bin  string
+	err  error
+}
 
 func binary(t *testing.T) string {
 	t.Helper()
-	bin, err := buildOnce()
-	if err != nil {
-		t.Fatal(err)
+	e2e.once.Do(func() {
+		dir, err := os.MkdirTemp("", "onramp-e2e-")
+		if err != nil {
+			e2e.err = err
+			return
+		}
+		e2e.bin = filepath.Join(dir, "onramp")
+		if out, err := exec.Command("go", "build", "-o", e2e.bin, ".").CombinedOutput(); err != nil {
+			e2e.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if e2e.err != nil {
+		t.Fatal(e2e.err)
 	}
-	return bin
+	return e2e.bin
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bin, err := buildOnce(); err == nil {
-		_ = os.RemoveAll(filepath.Dir(bin))
+	if e2e.bin != "" {
+		_ = os.RemoveAll(filepath.Dir(e2e.bin))
 	}
 	os.Exit(code)
 }
