@@ -40,6 +40,9 @@
 // or, not, compares strings case-insensitively and accepts "True"/"False"
 // strings for booleans (Entra). A multi-valued attribute without a filter yields
 // all its elements in order; an object leaf yields its "value" sub-attribute.
+// Paths are parsed by github.com/scim2/filter-parser, whose grammar accepts
+// "not (…)" only at the start of a value filter and no parenthesised grouping
+// inside one; such paths fail validation with ErrPathSyntax.
 //
 // Role: the first role rule, in order, whose group the person is in (groups
 // compare case-insensitively) gives the role; otherwise DefaultRole, or
@@ -52,6 +55,16 @@
 // (field by field; a set list replaces, an absent one inherits, an empty one
 // clears), Validate (every problem at once, as *ValidationError with field
 // names). Compile once and reuse the *Compiled on hot paths.
+//
+// # At the edges
+//
+// FromSAML and FromSCIM return the (partial) profile and the trace even when they
+// also return *MissingFieldError, so an edge can decide. The JIT path refuses a
+// sign-in with a missing required field (400 page naming the field). The SCIM
+// path may be more lenient where the SCIM protocol is: RFC 7643 requires only
+// userName, so a pushed user without an email address can be stored with the
+// profile returned alongside the error (the presets require email because JIT's
+// domain rule needs it).
 //
 // # Presets
 //

@@ -408,3 +408,43 @@ func TestSAMLAttributeNamesMatchCaseInsensitively(t *testing.T) {
 		t.Errorf("givenName = %q, want the exact match", p.GivenName)
 	}
 }
+
+// TestCompiledIsSafeForConcurrentUse runs one Compiled from many goroutines (run
+// with -race to make it mean something).
+func TestCompiledIsSafeForConcurrentUse(t *testing.T) {
+	m, _ := Preset(PresetGeneric)
+	m.RoleRules = []RoleRule{{Group: "Employees", Role: RoleAdmin}}
+	c, err := m.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := scimResource(t, pathTestUser)
+	want, _, err := c.FromSCIM(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		go func() {
+			for j := 0; j < 50; j++ {
+				got, _, err := c.FromSCIM(res)
+				if err == nil && !reflect.DeepEqual(got, want) {
+					err = errors.New("profile differs between calls")
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want.Role != RoleAdmin {
+		t.Errorf("role = %q", want.Role)
+	}
+}

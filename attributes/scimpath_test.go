@@ -84,6 +84,9 @@ func TestSCIMPathEval(t *testing.T) {
 		{"urn:ietf:params:scim:schemas:core:2.0:User:userName", []string{"bjensen@example.com"}},
 		{"urn:ietf:params:scim:schemas:extension:acme:2.0:User:costCenter", []string{"4130"}}, // flat key
 		{`employeeAge[value gt 5]`, nil},                                                      // a filter on a scalar selects nothing
+		{`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager[displayName eq "john smith"].value`, []string{"26118915-6090-4610-87e4-49d8ca9f808d"}},
+		{`name[givenName pr].familyName`, []string{"Jensen"}}, // a single complex value is a list of one
+		{`name[givenName eq "Other"].familyName`, nil},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			p, err := compileSCIMPath(tc.path)
@@ -94,6 +97,22 @@ func TestSCIMPathEval(t *testing.T) {
 				t.Errorf("eval = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestSCIMPathWithoutUseNumber(t *testing.T) {
+	var res map[string]any
+	if err := json.Unmarshal([]byte(`{"n": 42, "f": 1.5, "items": [{"n": 7, "s": "x"}]}`), &res); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string][]string{"n": {"42"}, "f": {"1.5"}, "items[n eq 7].s": {"x"}} {
+		p, err := compileSCIMPath(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.eval(res); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s = %q, want %q", path, got, want)
+		}
 	}
 }
 
