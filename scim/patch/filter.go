@@ -137,6 +137,13 @@ func compare(attr schema.CoreAttribute, op filter.CompareOperator, v, cv any) bo
 	if !okA || !okB {
 		return false
 	}
+	if attr.AttributeType() == typeDateTime && op != filter.CO && op != filter.SW && op != filter.EW {
+		tv, errA := time.Parse(time.RFC3339Nano, sv)
+		tc, errB := time.Parse(time.RFC3339Nano, sc)
+		if errA == nil && errB == nil {
+			return order(op, tv.Compare(tc))
+		}
+	}
 	if !attr.CaseExact() {
 		sv, sc = strings.ToLower(sv), strings.ToLower(sc)
 	}
@@ -147,13 +154,6 @@ func compare(attr schema.CoreAttribute, op filter.CompareOperator, v, cv any) bo
 		return strings.HasPrefix(sv, sc)
 	case filter.EW:
 		return strings.HasSuffix(sv, sc)
-	}
-	if attr.AttributeType() == typeDateTime {
-		tv, errA := time.Parse(time.RFC3339Nano, sv)
-		tc, errB := time.Parse(time.RFC3339Nano, sc)
-		if errA == nil && errB == nil {
-			return order(op, tv.Compare(tc))
-		}
 	}
 	return order(op, strings.Compare(sv, sc))
 }
