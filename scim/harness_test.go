@@ -212,3 +212,5 @@ func (h *harness) liveUsers(tf tenantFixture) int {
 }
 
 func readFile(name string) ([]byte, error) { return os.ReadFile(name) }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
