@@ -26,6 +26,7 @@ const (
 	RuleEmptyNameID         = "empty_name_id"         // identities are keyed by NameID; none was sent
 	RuleLinkExisting        = "link_existing_account" // 2: linked to the account with the same userName/email
 	RuleMatchDeactivated    = "matching_account_deactivated"
+	RuleAmbiguousMatch      = "ambiguous_match"            // 2: userName and email match different accounts
 	RuleLinkedElsewhere     = "linked_to_other_connection" // 2: the account signs in through another connection
 	RuleLinkNotTrusted      = "link_not_trusted"           // 2: not provisioned through C, email domain not allowed
 	RuleJITSSOConnection    = "jit_sso_connection"         // 3: created: JIT by SSO connection
@@ -72,10 +73,10 @@ type PolicyInput struct {
 	// Linked is the account linked to (C, NameID), tombstones included; nil
 	// if the identity is new.
 	Linked *AccountState
-	// Match is an account of the organization with the same userName or
-	// email, deactivated ones included, tombstones excluded; nil if none.
-	// It is consulted only when Linked is nil.
-	Match *AccountState
+	// Matches are the accounts of the organization with the same userName
+	// or email, deactivated ones included, tombstones excluded. They are
+	// consulted only when Linked is nil.
+	Matches []AccountState
 }
 
 // Decide applies DESIGN's JIT policy, its four rules in order:
@@ -84,7 +85,8 @@ type PolicyInput struct {
 //     de-provisioned (inactive or deleted): then refuse; JIT never
 //     resurrects an account.
 //  2. Else an active account with the same userName/email gets the identity
-//     linked, only if it has no identity of another connection and it was
+//     linked (if the userName and the email match two different accounts,
+//     refuse rather than guess), only if it has no identity of another connection and it was
 //     provisioned through C or its email domain is in
 //     accessControl.emailDomains; otherwise refuse. A deactivated match is
 //     refused too (creating a second account beside it would resurrect the
@@ -114,7 +116,11 @@ func Decide(in PolicyInput) Decision {
 	}
 
 	// Rule 2.
-	if m := in.Match; m != nil {
+	if len(in.Matches) > 1 {
+		return refuse(RuleAmbiguousMatch, fmt.Sprintf("Your name and your email belong to two different accounts in %s. Ask your Admin to merge or correct them.", orgLabel(in.OrgName)))
+	}
+	if len(in.Matches) == 1 {
+		m := in.Matches[0]
 		if !live(m.User) {
 			return refuse(RuleMatchDeactivated, fmt.Sprintf("Your account in %s has been deactivated. Ask your Admin to reactivate it.", orgLabel(in.OrgName)))
 		}

@@ -56,30 +56,33 @@ func TestDecide(t *testing.T) {
 		{name: "1: linked, active: sign in even with JIT off", in: with(allOff(), func(in *PolicyInput) { in.Linked = account(true, "", "alice@elsewhere.example", c) }), action: ActionSignIn, rule: RuleLinkedIdentity},
 		{name: "1: linked wins over a match", in: with(allOn(), func(in *PolicyInput) {
 			in.Linked = account(true, c, "alice@acme-corp.com", c)
-			in.Match = account(false, other, "alice@acme-corp.com")
+			in.Matches = []AccountState{*account(false, other, "alice@acme-corp.com")}
 		}), action: ActionSignIn, rule: RuleLinkedIdentity},
 		{name: "1: linked, deactivated by SCIM: refuse though JIT is on", in: with(allOn(), func(in *PolicyInput) { in.Linked = account(false, c, "alice@acme-corp.com", c) }), action: ActionRefuse, rule: RuleDeprovisioned, hintHas: []string{"deactivated", "Acme Corp", "reactivate"}},
 		{name: "1: linked, deleted by SCIM: refuse, never resurrect", in: with(allOn(), func(in *PolicyInput) {
 			in.Linked = tombstone
-			in.Match = account(true, c, "alice@acme-corp.com")
+			in.Matches = []AccountState{*account(true, c, "alice@acme-corp.com")}
 		}), action: ActionRefuse, rule: RuleDeprovisioned},
 
 		// Rule 2: an account with the same userName/email exists.
-		{name: "2: provisioned through C: link, with JIT off and no allowed domain", in: with(allOff(), func(in *PolicyInput) { in.Match = account(true, c, "alice@elsewhere.example") }), action: ActionLink, rule: RuleLinkExisting},
+		{name: "2: provisioned through C: link, with JIT off and no allowed domain", in: with(allOff(), func(in *PolicyInput) { in.Matches = []AccountState{*account(true, c, "alice@elsewhere.example")} }), action: ActionLink, rule: RuleLinkExisting},
 		{name: "2: email domain allowed: link an account provisioned elsewhere", in: with(allOff(), func(in *PolicyInput) {
 			in.Access.EmailDomains = []string{"acme-corp.com"}
-			in.Match = account(true, other, "alice@acme-corp.com")
+			in.Matches = []AccountState{*account(true, other, "alice@acme-corp.com")}
 		}), action: ActionLink, rule: RuleLinkExisting},
 		{name: "2: domains compare case-insensitively", in: with(allOff(), func(in *PolicyInput) {
 			in.Access.EmailDomains = []string{"Acme-Corp.COM"}
-			in.Match = account(true, "", "Alice@ACME-CORP.com")
+			in.Matches = []AccountState{*account(true, "", "Alice@ACME-CORP.com")}
 		}), action: ActionLink, rule: RuleLinkExisting},
-		{name: "2: already linked to C (another NameID): link", in: with(allOn(), func(in *PolicyInput) { in.Match = account(true, c, "alice@acme-corp.com", c) }), action: ActionLink, rule: RuleLinkExisting},
-		{name: "2: linked to another connection: refuse, even if provisioned through C", in: with(allOn(), func(in *PolicyInput) { in.Match = account(true, c, "alice@acme-corp.com", other) }), action: ActionRefuse, rule: RuleLinkedElsewhere, hintHas: []string{"another SSO connection", `"Okta"`}},
-		{name: "2: not provisioned through C, domain not allowed: refuse, never a duplicate", in: with(allOn(), func(in *PolicyInput) { in.Match = account(true, other, "alice@contractor.example") }), action: ActionRefuse, rule: RuleLinkNotTrusted, hintHas: []string{"contractor.example", "allowed email domains", "link your account"}},
-		{name: "2: a subdomain of an allowed domain is not allowed", in: with(allOn(), func(in *PolicyInput) { in.Match = account(true, other, "alice@eng.acme-corp.com") }), action: ActionRefuse, rule: RuleLinkNotTrusted},
-		{name: "2: invited account without email: refuse", in: with(allOn(), func(in *PolicyInput) { in.Match = account(true, "", "") }), action: ActionRefuse, rule: RuleLinkNotTrusted},
-		{name: "2: match deactivated: refuse rather than create a second account", in: with(allOn(), func(in *PolicyInput) { in.Match = account(false, c, "alice@acme-corp.com") }), action: ActionRefuse, rule: RuleMatchDeactivated, hintHas: []string{"reactivate"}},
+		{name: "2: already linked to C (another NameID): link", in: with(allOn(), func(in *PolicyInput) { in.Matches = []AccountState{*account(true, c, "alice@acme-corp.com", c)} }), action: ActionLink, rule: RuleLinkExisting},
+		{name: "2: linked to another connection: refuse, even if provisioned through C", in: with(allOn(), func(in *PolicyInput) { in.Matches = []AccountState{*account(true, c, "alice@acme-corp.com", other)} }), action: ActionRefuse, rule: RuleLinkedElsewhere, hintHas: []string{"another SSO connection", `"Okta"`}},
+		{name: "2: not provisioned through C, domain not allowed: refuse, never a duplicate", in: with(allOn(), func(in *PolicyInput) { in.Matches = []AccountState{*account(true, other, "alice@contractor.example")} }), action: ActionRefuse, rule: RuleLinkNotTrusted, hintHas: []string{"contractor.example", "allowed email domains", "link your account"}},
+		{name: "2: a subdomain of an allowed domain is not allowed", in: with(allOn(), func(in *PolicyInput) { in.Matches = []AccountState{*account(true, other, "alice@eng.acme-corp.com")} }), action: ActionRefuse, rule: RuleLinkNotTrusted},
+		{name: "2: invited account without email: refuse", in: with(allOn(), func(in *PolicyInput) { in.Matches = []AccountState{*account(true, "", "")} }), action: ActionRefuse, rule: RuleLinkNotTrusted},
+		{name: "2: userName and email match two accounts: refuse", in: with(allOn(), func(in *PolicyInput) {
+			in.Matches = []AccountState{*account(true, c, "alice@acme-corp.com"), *account(true, c, "alice2@acme-corp.com")}
+		}), action: ActionRefuse, rule: RuleAmbiguousMatch, hintHas: []string{"two different accounts"}},
+		{name: "2: match deactivated: refuse rather than create a second account", in: with(allOn(), func(in *PolicyInput) { in.Matches = []AccountState{*account(false, c, "alice@acme-corp.com")} }), action: ActionRefuse, rule: RuleMatchDeactivated, hintHas: []string{"reactivate"}},
 
 		// Rule 3: create.
 		{name: "3: JIT by SSO connection", in: with(allOn(), func(in *PolicyInput) {
