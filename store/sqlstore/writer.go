@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -35,6 +36,10 @@ type writer struct {
 	d        *dialect
 	log      *slog.Logger
 	maxBatch int
+
+	// commits and committed count batches and the jobs they committed, for the
+	// benchmarks' jobs/commit figure.
+	commits, committed atomic.Int64
 
 	mu     sync.RWMutex // guards closed against sends on a closed jobs channel
 	closed bool
@@ -176,6 +181,12 @@ func (w *writer) run(batch []*job) {
 	if err := tx.Commit(); err != nil {
 		w.fail(batch, results, live, fmt.Errorf("sqlstore: commit: %w", err))
 		return
+	}
+	w.commits.Add(1)
+	for i := range batch {
+		if live[i] {
+			w.committed.Add(1)
+		}
 	}
 	w.answer(batch, results)
 }
