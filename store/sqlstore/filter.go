@@ -78,7 +78,6 @@ type multiValued struct {
 	sub   string
 }
 
-//
 // The subqueries select the owners' seq (the rowid), not their id: SQLite then
 // looks the owners up by (org_id, seq), in the list's order, instead of walking
 // the organization's rows and probing the subquery's result.

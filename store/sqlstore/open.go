@@ -190,6 +190,9 @@ func migrate(ctx context.Context, d *dialect, db *sql.DB, logger *slog.Logger) e
 // newMigrator returns a goose provider over the dialect's embedded migrations,
 // with goose's global registry of Go migrations turned off.
 func newMigrator(d *dialect, db *sql.DB, logger *slog.Logger) (*goose.Provider, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	p, err := goose.NewProvider(d.goose, db, d.migrations,
 		goose.WithDisableGlobalRegistry(true),
 		goose.WithSlog(logger),
