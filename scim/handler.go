@@ -193,7 +193,67 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serviceProviderConfig(w)
 		return
 	}
+	if req.Method == http.MethodGet && (req.URL.Path == "/Users" || req.URL.Path == "/Groups") {
+		lw := &listWriter{header: w.Header()}
+		h.server.ServeHTTP(lw, req)
+		lw.flush(w)
+		return
+	}
 	h.server.ServeHTTP(w, req)
+}
+
+// listWriter holds a list response back to correct it: elimity reports the
+// requested count as itemsPerPage, RFC 7644 section 3.4.2 wants the number of
+// resources in the page, and it writes an empty page as "Resources": null.
+type listWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (lw *listWriter) Header() http.Header { return lw.header }
+
+func (lw *listWriter) WriteHeader(status int) {
+	if lw.status == 0 {
+		lw.status = status
+	}
+}
+
+func (lw *listWriter) Write(b []byte) (int, error) {
+	lw.WriteHeader(http.StatusOK)
+	return lw.body.Write(b)
+}
+
+func (lw *listWriter) flush(w http.ResponseWriter) {
+	body := lw.body.Bytes()
+	if lw.status == http.StatusOK {
+		if fixed, ok := fixListResponse(body); ok {
+			body = fixed
+		}
+	}
+	if lw.status == 0 {
+		lw.status = http.StatusOK
+	}
+	w.WriteHeader(lw.status)
+	_, _ = w.Write(body)
+}
+
+func fixListResponse(body []byte) ([]byte, bool) {
+	doc, ok := decodeObject(body)
+	if !ok {
+		return nil, false
+	}
+	resources, _ := doc["Resources"].([]any)
+	if resources == nil {
+		resources = []any{}
+	}
+	doc["Resources"] = resources
+	doc["itemsPerPage"] = len(resources)
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return nil, false
+	}
+	return out, true
 }
 
 // requestID returns the request's ID: the one an outer middleware (the server's
@@ -290,6 +350,9 @@ func (h *Handler) readBody(r *http.Request) ([]byte, *scimerrors.ScimError) {
 // (there is no cross-resource search), and vendor quirks are normalised.
 func (h *Handler) prepare(r *http.Request, body *[]byte) *scimerrors.ScimError {
 	path := r.URL.Path
+	if path == "/Bulk" {
+		return &scimerrors.ScimError{Detail: "Bulk operations are not supported.", Status: http.StatusNotImplemented}
+	}
 	if path == "/" || path == "/.search" {
 		return &scimerrors.ScimError{Detail: "Queries against the service provider root are not supported; query /Users or /Groups.", Status: http.StatusNotImplemented}
 	}

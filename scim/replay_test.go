@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -298,7 +299,10 @@ func checkStore(t *testing.T, h *harness, where string, c storeCheck, vars map[s
 	if c.Group != "" {
 		id := store.GroupID(sub(c.Group))
 		g, err := h.st.GetGroup(ctx, org, id)
-		if err != nil {
+		switch deleted := c.Deleted != nil && *c.Deleted; {
+		case deleted && !errors.Is(err, store.ErrNotFound):
+			t.Errorf("%s: store: group %s still there (%v)", where, id, err)
+		case !deleted && err != nil:
 			t.Fatalf("%s: store: get group %s: %v", where, id, err)
 		}
 		if c.DisplayName != nil && g.DisplayName != *c.DisplayName {

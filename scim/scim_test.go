@@ -438,15 +438,25 @@ func TestPaginationIsStable(t *testing.T) {
 	if !slices.Equal(seen, ids) {
 		t.Errorf("pages = %v, want creation order %v", seen, ids)
 	}
-	// count=0 returns only the total; a huge count is capped; no count is the default.
-	if doc := h.do(h.acme.token, http.MethodGet, "/Users?count=0", nil).json(t); doc["totalResults"] != float64(7) || len(anySlice(doc["Resources"])) != 0 {
+	// count=0 returns only the total; itemsPerPage is the page's size.
+	if doc := h.do(h.acme.token, http.MethodGet, "/Users?count=0", nil).json(t); doc["totalResults"] != float64(7) || len(anySlice(doc["Resources"])) != 0 || doc["itemsPerPage"] != float64(0) {
 		t.Errorf("count=0: %v", doc)
 	}
-	if doc := h.do(h.acme.token, http.MethodGet, "/Users?count=100000", nil).json(t); doc["itemsPerPage"] != float64(MaxPageSize) || len(anySlice(doc["Resources"])) != 7 {
-		t.Errorf("count=100000: itemsPerPage %v", doc["itemsPerPage"])
+	if doc := h.do(h.acme.token, http.MethodGet, "/Users?count=100000", nil).json(t); doc["itemsPerPage"] != float64(7) || len(anySlice(doc["Resources"])) != 7 {
+		t.Errorf("count=100000: itemsPerPage %v, %d resources", doc["itemsPerPage"], len(anySlice(doc["Resources"])))
 	}
-	if doc := h.do(h.acme.token, http.MethodGet, "/Users", nil).json(t); doc["itemsPerPage"] != float64(DefaultPageSize) {
-		t.Errorf("no count: itemsPerPage %v", doc["itemsPerPage"])
+	// Without count, a page has DefaultPageSize resources.
+	ctx := context.Background()
+	for i := range DefaultPageSize {
+		name := fmt.Sprintf("bulk%03d@example.com", i)
+		u := store.User{OrgID: h.acme.org, UserName: name, Active: true, Role: "Member", Source: store.SourceSCIM, ConnectionID: h.acme.conn, Resource: []byte(`{"userName":"` + name + `"}`)}
+		if _, err := h.st.CreateUser(ctx, u, store.AuditEvent{Actor: "operator", Action: "test.setup"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	doc := h.do(h.acme.token, http.MethodGet, "/Users", nil).json(t)
+	if doc["totalResults"] != float64(7+DefaultPageSize) || len(anySlice(doc["Resources"])) != DefaultPageSize || doc["itemsPerPage"] != float64(DefaultPageSize) {
+		t.Errorf("no count: total %v, itemsPerPage %v, %d resources", doc["totalResults"], doc["itemsPerPage"], len(anySlice(doc["Resources"])))
 	}
 }
 
@@ -609,4 +619,38 @@ func anyStrings(v any) []string {
 		}
 	}
 	return out
+}
+
+func TestPasswordIsNeverStoredNorReturned(t *testing.T) {
+	h := newHarness(t)
+	r := h.do(h.acme.token, http.MethodPost, "/Users", map[string]any{
+		"schemas": []string{UserSchemaURI}, "userName": "pw@example.com", "password": "s3cret-Placeholder",
+	})
+	if r.status != http.StatusCreated || strings.Contains(string(r.body), "s3cret") {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	id := r.json(t)["id"].(string)
+	patch := map[string]any{
+		"schemas":    []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+		"Operations": []any{map[string]any{"op": "replace", "path": "password", "value": "an0ther-Secret"}},
+	}
+	if r := h.do(h.acme.token, http.MethodPatch, "/Users/"+id, patch); r.status != http.StatusOK || strings.Contains(string(r.body), "an0ther") {
+		t.Fatalf("patch password: %d %s", r.status, r.body)
+	}
+	put := map[string]any{"schemas": []string{UserSchemaURI}, "userName": "pw@example.com", "password": "th1rd-Secret"}
+	if r := h.do(h.acme.token, http.MethodPut, "/Users/"+id, put); r.status != http.StatusOK || strings.Contains(string(r.body), "th1rd") {
+		t.Fatalf("put password: %d %s", r.status, r.body)
+	}
+	u, err := h.st.GetUser(context.Background(), h.acme.org, store.UserID(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"s3cret", "an0ther", "th1rd", "password"} {
+		if strings.Contains(string(u.Resource), s) {
+			t.Errorf("stored resource contains %q: %s", s, u.Resource)
+		}
+		if strings.Contains(h.logs.String(), s+"-") {
+			t.Errorf("log contains %q", s)
+		}
+	}
 }

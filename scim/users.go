@@ -83,7 +83,7 @@ func (h *Handler) createUser(ctx context.Context, r *http.Request, attrs map[str
 	if err != nil {
 		return elimity.Resource{}, fmt.Errorf("scim: create user: %w", err)
 	}
-	return h.userResource(r, created)
+	return h.userResource(ctx, r, created)
 }
 
 // liveUser returns the organization's user id; tombstones are not found.
@@ -107,7 +107,7 @@ func (h *Handler) getUser(ctx context.Context, r *http.Request, id string) (elim
 	if err != nil {
 		return elimity.Resource{}, err
 	}
-	return h.userResource(r, u)
+	return h.userResource(ctx, r, u)
 }
 
 func (h *Handler) listUsers(ctx context.Context, r *http.Request, params elimity.ListRequestParams) (elimity.Page, error) {
@@ -127,7 +127,7 @@ func (h *Handler) listUsers(ctx context.Context, r *http.Request, params elimity
 	}
 	out := elimity.Page{TotalResults: page.Total, Resources: make([]elimity.Resource, 0, len(page.Items))}
 	for _, u := range page.Items {
-		res, err := h.userResource(r, u)
+		res, err := h.userResource(ctx, r, u)
 		if err != nil {
 			return elimity.Page{}, err
 		}
@@ -170,7 +170,7 @@ func (h *Handler) updateUser(ctx context.Context, r *http.Request, id string, ch
 			return elimity.Resource{}, err
 		}
 		if reflect.DeepEqual(doc, oldDoc) && p.Active == old.Active {
-			return h.userResource(r, old) // nothing changes: no write, no audit event
+			return h.userResource(ctx, r, old) // nothing changes: no write, no audit event
 		}
 		action := "user.updated"
 		switch {
@@ -193,7 +193,7 @@ func (h *Handler) updateUser(ctx context.Context, r *http.Request, id string, ch
 		if err != nil {
 			return elimity.Resource{}, fmt.Errorf("scim: update user %s: %w", id, err)
 		}
-		return h.userResource(r, updated)
+		return h.userResource(ctx, r, updated)
 	}
 	return elimity.Resource{}, fmt.Errorf("scim: update user %s: gave up after %d attempts: %w", id, maxUpdateAttempts, errRaced)
 }
@@ -259,13 +259,32 @@ func userDoc(u store.User) (map[string]any, error) {
 }
 
 // userResource is the SCIM view of a user, projected by the request's
-// attributes / excludedAttributes.
-func (h *Handler) userResource(r *http.Request, u store.User) (elimity.Resource, error) {
+// attributes / excludedAttributes. The read-only groups attribute lists the
+// groups the user is a direct member of (left out when there are none).
+func (h *Handler) userResource(ctx context.Context, r *http.Request, u store.User) (elimity.Resource, error) {
 	doc, err := userDoc(u)
 	if err != nil {
 		return elimity.Resource{}, err
 	}
 	p := parseProjection(r.URL.Query(), UserSchemaURI, EnterpriseUserSchemaURI)
+	if p.wants("groups") {
+		groups, err := h.store.ListUserGroups(ctx, u.OrgID, u.ID)
+		if err != nil {
+			return elimity.Resource{}, fmt.Errorf("scim: list groups of user %s: %w", u.ID, err)
+		}
+		if len(groups) > 0 {
+			list := make([]any, 0, len(groups))
+			for _, g := range groups {
+				list = append(list, map[string]any{
+					"value":   string(g.ID),
+					"$ref":    h.base + "/Groups/" + string(g.ID),
+					"display": g.DisplayName,
+					"type":    "direct",
+				})
+			}
+			doc["groups"] = list
+		}
+	}
 	return elimity.Resource{
 		ID:         string(u.ID),
 		Attributes: p.apply(doc),
