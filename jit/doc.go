@@ -20,6 +20,15 @@
 //     time) only as warnings, and does not check InResponseTo or replay at all;
 //     Verify turns all of them into failures. See Verify for the full list.
 //   - Decide: the JIT policy of DESIGN.md as a pure function.
+//   - Provisioner: gathers Decide's input from the store (the identity's
+//     account, accounts with the same userName or email, mapped through the
+//     connection's attribute mapping from package attributes) and carries the
+//     decision out; a conflict with a racing SCIM push or login is re-read, so
+//     one person ends with one account. Every decision is an audit event.
+//   - Sessions: random session cookies whose SHA-256 is stored.
+//   - Handler: the echo endpoints (metadata, login, ACS, /api/v1/me) and the
+//     error pages, which show a stable reason code and what to ask the Admin
+//     for, never the cause.
 //
 // Nothing in this package logs a SAML response, an assertion or a token.
 package jit

@@ -563,14 +563,27 @@ func (v *Verifier) NewAuthnRequest(conn ConnectionConfig, relayState string) (Au
 	return AuthnRequest{ID: id, URL: u}, nil
 }
 
-// Metadata returns conn's SP metadata XML: entity ID, the HTTP-POST ACS, and
-// the SP certificate as signing and encryption key.
+// Metadata returns conn's SP metadata XML (see SPMetadata).
 func (v *Verifier) Metadata(conn ConnectionConfig) ([]byte, error) {
-	sp, err := v.serviceProvider(conn)
-	if err != nil {
-		return nil, fmt.Errorf("jit: connection %s: %w", conn.ID, err)
+	return SPMetadata(conn.URLs, conn.SP, v.now())
+}
+
+// SPMetadata returns a connection's SP metadata XML: entity ID, the HTTP-POST
+// ACS, and the SP certificate as signing and encryption key, valid for a
+// week from now. It needs no IdP: Admins download it before they set the IdP
+// up.
+func SPMetadata(urls SPURLs, sp SPKeyPair, now time.Time) ([]byte, error) {
+	if urls.EntityID == "" || urls.ACS == "" || sp.Key == nil || sp.Cert == nil {
+		return nil, errors.New("jit: sp metadata: no urls or key pair")
 	}
-	md, err := sp.requester.Metadata()
+	gsp := &saml2.SAMLServiceProvider{
+		AssertionConsumerServiceURL: urls.ACS,
+		ServiceProviderIssuer:       urls.EntityID,
+		SPKeyStore:                  dsig.TLSCertKeyStore(tls.Certificate{Certificate: [][]byte{sp.Cert.Raw}, PrivateKey: sp.Key, Leaf: sp.Cert}),
+		SignAuthnRequests:           true,
+		Clock:                       dsig.NewFakeClockAt(now),
+	}
+	md, err := gsp.Metadata()
 	if err != nil {
 		return nil, fmt.Errorf("jit: sp metadata: %w", err)
 	}

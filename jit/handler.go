@@ -1,0 +1,446 @@
+package jit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/onramp-dev/onramp/store"
+)
+
+// HandlerStore is the part of the store the SAML endpoints use.
+type HandlerStore interface {
+	store.Orgs
+	store.Connections
+	store.Users
+	store.Identities
+	store.Sessions
+	store.Assertions
+	store.Audit
+}
+
+// Audit actions of the endpoints (the Provisioner records the decisions).
+const (
+	AuditSAMLRejected   = "saml.rejected"
+	AuditSPKeyGenerated = "connection.sp_key_generated"
+)
+
+// HandlerConfig configures the SAML endpoints.
+type HandlerConfig struct {
+	Store HandlerStore
+	// BaseURL is onramp's public URL (--base-url).
+	BaseURL string
+	// RequestKey signs the AuthnRequest tracking cookie; at least 32 bytes,
+	// the same on every replica.
+	RequestKey []byte
+	// ReturnToOrigins are the origins return_to may point at, besides
+	// onramp's own paths.
+	ReturnToOrigins []string
+	Logger          *slog.Logger
+	Now             func() time.Time
+	// Verifier options; zero values take the defaults.
+	ClockSkew          time.Duration
+	MaxIssueInstantAge time.Duration
+	MaxResponseSize    int
+	SessionTTL         time.Duration
+	SessionIdle        time.Duration
+}
+
+// Handler serves the SAML endpoints of DESIGN's operator contract and the
+// session API:
+//
+//	GET  /saml/:org/:connection/metadata  SP metadata (entity ID = this URL)
+//	GET  /saml/:org/:connection/login     SP-initiated login (?return_to=)
+//	POST /saml/:org/:connection/acs       assertion consumer (HTTP-POST)
+//	GET  /api/v1/me                       the session's user as JSON (401 without)
+//
+// A connection gets its SP key pair the first time one of its endpoints is
+// used, if it has none yet.
+type Handler struct {
+	st          HandlerStore
+	base        string
+	secure      bool
+	verifier    *Verifier
+	tracker     *RequestTracker
+	sessions    *Sessions
+	provisioner *Provisioner
+	returnTo    ReturnToPolicy
+	logger      *slog.Logger
+	now         func() time.Time
+	page        *template.Template
+	maxBody     int64
+}
+
+// NewHandler returns the SAML endpoints.
+func NewHandler(cfg HandlerConfig) (*Handler, error) {
+	var problems []error
+	if cfg.Store == nil {
+		problems = append(problems, errors.New("jit: handler: no store"))
+	}
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		problems = append(problems, fmt.Errorf("jit: handler: base url %q is not an http(s) URL", cfg.BaseURL))
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	tracker, err := NewRequestTracker(RequestTrackerConfig{Key: cfg.RequestKey, Now: cfg.Now})
+	if err != nil {
+		problems = append(problems, err)
+	}
+	if err := errors.Join(problems...); err != nil {
+		return nil, err
+	}
+	verifier, err := NewVerifier(VerifierConfig{
+		Replay:             cfg.Store,
+		Logger:             cfg.Logger,
+		Now:                cfg.Now,
+		ClockSkew:          cfg.ClockSkew,
+		MaxIssueInstantAge: cfg.MaxIssueInstantAge,
+		MaxResponseSize:    cfg.MaxResponseSize,
+	})
+	if err != nil {
+		return nil, err
+	}
+	secure := u.Scheme == "https"
+	return &Handler{
+		st:          cfg.Store,
+		base:        strings.TrimSuffix(cfg.BaseURL, "/"),
+		secure:      secure,
+		verifier:    verifier,
+		tracker:     tracker,
+		sessions:    NewSessions(SessionConfig{Store: cfg.Store, Now: cfg.Now, TTL: cfg.SessionTTL, Idle: cfg.SessionIdle, Secure: secure}),
+		provisioner: NewProvisioner(cfg.Store, cfg.Now, cfg.Logger),
+		returnTo:    ReturnToPolicy{AllowedOrigins: cfg.ReturnToOrigins},
+		logger:      cfg.Logger,
+		now:         cfg.Now,
+		page:        template.Must(template.New("page").Parse(pageTemplate)),
+		// The form holds the SAMLResponse and a RelayState of at most a few
+		// hundred bytes; anything larger is refused before it is parsed.
+		maxBody: int64(verifier.maxSize) + 16<<10,
+	}, nil
+}
+
+// Register adds the endpoints to e.
+func (h *Handler) Register(e *echo.Echo) {
+	e.GET("/saml/:org/:connection/metadata", h.metadata)
+	e.GET("/saml/:org/:connection/login", h.login)
+	e.POST("/saml/:org/:connection/acs", h.acs)
+	e.GET("/api/v1/me", h.me)
+}
+
+// page is what an error page shows.
+type page struct {
+	Status    int
+	Title     string
+	Message   string
+	Reason    string
+	RequestID string
+}
+
+const pageTemplate = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: system-ui, sans-serif; max-width: 40em; margin: 4em auto; line-height: 1.5">
+<h1>{{.Title}}</h1>
+<p>{{.Message}}</p>
+<p>Reason code: <code id="reason">{{.Reason}}</code>{{if .RequestID}}<br>Reference: <code>{{.RequestID}}</code>{{end}}</p>
+</body></html>
+`
+
+func (h *Handler) render(c echo.Context, p page) error {
+	p.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
+	var b strings.Builder
+	if err := h.page.Execute(&b, p); err != nil {
+		return fmt.Errorf("jit: render page: %w", err)
+	}
+	noStore(c)
+	return c.HTML(p.Status, b.String())
+}
+
+func noStore(c echo.Context) {
+	c.Response().Header().Set("Cache-Control", "no-store")
+}
+
+// notFoundPage is the page for an unknown organization or connection.
+func notFoundPage() page {
+	return page{Status: http.StatusNotFound, Title: "Unknown sign-in link", Reason: "unknown_connection",
+		Message: "This organization or SSO connection does not exist. Check the link, or ask your Admin for the right one."}
+}
+
+func internalPage() page {
+	return page{Status: http.StatusInternalServerError, Title: "Sign-in failed", Reason: "internal_error",
+		Message: "Something went wrong on our side. Try again; if it keeps failing, give your Admin the reference below."}
+}
+
+// target is a request's organization and connection.
+type target struct {
+	org  store.Org
+	conn store.Connection
+}
+
+// resolve looks up the organization and connection named in the URL, and
+// gives the connection its SP key pair if it has none yet.
+func (h *Handler) resolve(c echo.Context) (target, *page, error) {
+	ctx := c.Request().Context()
+	org, err := h.st.GetOrgBySlug(ctx, c.Param("org"))
+	if errors.Is(err, store.ErrNotFound) {
+		p := notFoundPage()
+		return target{}, &p, nil
+	}
+	if err != nil {
+		return target{}, nil, fmt.Errorf("jit: read organization: %w", err)
+	}
+	conn, err := h.st.GetConnectionBySlug(ctx, org.ID, c.Param("connection"))
+	if errors.Is(err, store.ErrNotFound) {
+		p := notFoundPage()
+		return target{}, &p, nil
+	}
+	if err != nil {
+		return target{}, nil, fmt.Errorf("jit: read connection: %w", err)
+	}
+	if conn.SPCertPEM == "" || conn.SPKeyPEM == "" {
+		if conn, err = h.ensureSPKeyPair(ctx, conn); err != nil {
+			return target{}, nil, err
+		}
+	}
+	return target{org: org, conn: conn}, nil, nil
+}
+
+// ensureSPKeyPair generates and stores a key pair for a connection that has
+// none. Replicas racing here agree: the update keeps a pair another replica
+// stored first.
+func (h *Handler) ensureSPKeyPair(ctx context.Context, conn store.Connection) (store.Connection, error) {
+	certPEM, keyPEM, err := NewSPKeyPair(h.now())
+	if err != nil {
+		return store.Connection{}, err
+	}
+	updated, err := h.st.UpdateConnection(ctx, conn.ID, func(c *store.Connection) error {
+		if c.SPCertPEM == "" || c.SPKeyPEM == "" {
+			c.SPCertPEM, c.SPKeyPEM = certPEM, keyPEM
+		}
+		return nil
+	}, store.AuditEvent{OrgID: conn.OrgID, Actor: "system", Action: AuditSPKeyGenerated, ConnectionID: conn.ID})
+	if err != nil {
+		return store.Connection{}, fmt.Errorf("jit: store sp key pair: %w", err)
+	}
+	return updated, nil
+}
+
+func (h *Handler) fail(c echo.Context, err error) error {
+	h.logger.ErrorContext(c.Request().Context(), "jit: request failed", "path", c.Path(), "err", err)
+	return h.render(c, internalPage())
+}
+
+func (h *Handler) metadata(c echo.Context) error {
+	t, p, err := h.resolve(c)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	if p != nil {
+		return h.render(c, *p)
+	}
+	urls, err := NewSPURLs(h.base, t.org.Slug, t.conn.Slug)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	sp, err := ParseSPKeyPair(t.conn.SPCertPEM, t.conn.SPKeyPEM)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	md, err := SPMetadata(urls, sp, h.now())
+	if err != nil {
+		return h.fail(c, err)
+	}
+	return c.Blob(http.StatusOK, "application/samlmetadata+xml", md)
+}
+
+// config parses the connection for the login and ACS endpoints.
+func (h *Handler) config(c echo.Context, t target) (ConnectionConfig, *page) {
+	cfg, err := NewConnectionConfig(h.base, t.org.Slug, t.conn)
+	if err != nil {
+		h.logger.WarnContext(c.Request().Context(), "jit: connection cannot sign in", "connection", t.conn.ID, "err", err)
+		return ConnectionConfig{}, &page{Status: http.StatusInternalServerError, Title: "SSO is not set up yet", Reason: ReasonConnectionMisconfigured,
+			Message: fmt.Sprintf("The %s connection of %s is missing its identity provider settings. Ask your Admin to import the identity provider's SAML metadata.", t.conn.Name, t.org.Name)}
+	}
+	return cfg, nil
+}
+
+func (h *Handler) login(c echo.Context) error {
+	t, p, err := h.resolve(c)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	if p != nil {
+		return h.render(c, *p)
+	}
+	returnTo, err := h.returnTo.Validate(c.QueryParam("return_to"))
+	if err != nil {
+		return h.render(c, page{Status: http.StatusBadRequest, Title: "Invalid sign-in link", Reason: "bad_return_to",
+			Message: "The page to return to after signing in is not allowed. Start again from the application."})
+	}
+	cfg, p := h.config(c, t)
+	if p != nil {
+		return h.render(c, *p)
+	}
+	req, err := h.verifier.NewAuthnRequest(cfg, "")
+	if err != nil {
+		return h.fail(c, err)
+	}
+	if _, err := h.tracker.Track(c.Response(), c.Request(), cfg, req.ID, returnTo); err != nil {
+		return h.fail(c, err)
+	}
+	noStore(c)
+	return c.Redirect(http.StatusFound, req.URL)
+}
+
+func (h *Handler) acs(c echo.Context) error {
+	ctx := c.Request().Context()
+	t, p, err := h.resolve(c)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	if p != nil {
+		return h.render(c, *p)
+	}
+	r := c.Request()
+	r.Body = http.MaxBytesReader(c.Response(), r.Body, h.maxBody)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return h.rejected(c, t, reject(ReasonTooLarge, err))
+		}
+		return h.rejected(c, t, reject(ReasonMalformed, err))
+	}
+	cfg, p := h.config(c, t)
+	if p != nil {
+		return h.render(c, *p)
+	}
+
+	a, err := h.verifier.Verify(ctx, cfg, r.PostForm.Get("SAMLResponse"), h.tracker.PendingIDs(r, cfg))
+	var ve *VerifyError
+	if errors.As(err, &ve) {
+		return h.rejected(c, t, ve)
+	}
+	if err != nil {
+		return h.fail(c, err)
+	}
+
+	returnTo := "/"
+	if a.InResponseTo != "" {
+		for _, q := range h.tracker.Pending(r, cfg) {
+			if q.ID == a.InResponseTo {
+				returnTo = q.ReturnTo
+			}
+		}
+		if err := h.tracker.Forget(c.Response(), r, cfg, a.InResponseTo); err != nil {
+			return h.fail(c, err)
+		}
+	} else if rt, err := h.returnTo.Validate(r.PostForm.Get("RelayState")); err == nil {
+		// IdP-initiated: the RelayState is the IdP's, validated like any
+		// return_to (IdPs send a URL or nothing).
+		returnTo = rt
+	}
+
+	out, err := h.provisioner.Provision(ctx, t.org, t.conn, a)
+	var me *MappingError
+	if errors.As(err, &me) {
+		return h.mappingFailed(c, t, a, me)
+	}
+	if err != nil {
+		return h.fail(c, err)
+	}
+	if out.Decision.Action == ActionRefuse {
+		return h.render(c, page{Status: http.StatusForbidden, Title: "You cannot sign in yet", Reason: out.Decision.Rule, Message: out.Decision.Hint})
+	}
+	if err := h.sessions.Start(ctx, c.Response(), t.org.ID, out.User.ID); err != nil {
+		return h.fail(c, err)
+	}
+	noStore(c)
+	return c.Redirect(http.StatusSeeOther, returnTo)
+}
+
+// rejected answers a response that failed verification: audit event, log
+// line (reason and detail, never the response) and the error page.
+func (h *Handler) rejected(c echo.Context, t target, ve *VerifyError) error {
+	ctx := c.Request().Context()
+	h.logger.InfoContext(ctx, "jit: saml response rejected", "org", t.org.ID, "connection", t.conn.ID, "reason", ve.Reason, "err", ve.Err)
+	ev := store.AuditEvent{OrgID: t.org.ID, Actor: "idp:" + t.conn.Slug, Action: AuditSAMLRejected, ConnectionID: t.conn.ID, Rule: ve.Reason,
+		Detail: map[string]string{"reason": ve.Reason}}
+	if err := h.st.RecordEvent(ctx, ev); err != nil {
+		return h.fail(c, err)
+	}
+	msg := fmt.Sprintf("Your sign-in through %s could not be verified. Ask your Admin to check the SAML set-up of this connection, quoting the reason code and reference below.", t.conn.Name)
+	switch ve.Reason {
+	case ReasonInResponseToUnknown, ReasonExpired, ReasonReplayed, ReasonIssueInstantTooOld:
+		msg = "This sign-in has expired or was already used. Start again from the application's sign-in page."
+	case ReasonIdPInitiatedNotAllowed:
+		msg = fmt.Sprintf("%s does not accept sign-ins started from your identity provider's dashboard. Start from the application's sign-in page, or ask your Admin to allow IdP-initiated sign-in for %s.", t.org.Name, t.conn.Name)
+	case ReasonStatusNotSuccess:
+		msg = fmt.Sprintf("Your identity provider refused the sign-in. Ask your Admin to assign you to the %s app at the identity provider.", t.conn.Name)
+	}
+	return h.render(c, page{Status: ve.HTTPStatus(), Title: "Sign-in could not be verified", Reason: ve.Reason, Message: msg})
+}
+
+func (h *Handler) mappingFailed(c echo.Context, t target, a Assertion, me *MappingError) error {
+	ctx := c.Request().Context()
+	h.logger.InfoContext(ctx, "jit: assertion lacks mapped attributes", "org", t.org.ID, "connection", t.conn.ID, "fields", me.Fields, "err", me.Err)
+	ev := store.AuditEvent{OrgID: t.org.ID, Actor: "idp:" + t.conn.Slug, Action: AuditRefused, ConnectionID: t.conn.ID, Rule: "attribute_missing",
+		Detail: map[string]string{"assertion_id": a.ID, "fields": strings.Join(me.Fields, ",")}}
+	if err := h.st.RecordEvent(ctx, ev); err != nil {
+		return h.fail(c, err)
+	}
+	msg := fmt.Sprintf("Your identity provider did not send everything %s needs. Ask your Admin to check the attribute mapping of the %s connection", t.org.Name, t.conn.Name)
+	if len(me.Fields) > 0 {
+		msg += " (missing: " + strings.Join(me.Fields, ", ") + ")"
+	}
+	return h.render(c, page{Status: http.StatusBadRequest, Title: "Sign-in is missing information", Reason: "attribute_missing", Message: msg + "."})
+}
+
+// meJSON is the body of GET /api/v1/me.
+type meJSON struct {
+	ID          store.UserID      `json:"id"`
+	OrgID       store.OrgID       `json:"orgId"`
+	UserName    string            `json:"userName"`
+	DisplayName string            `json:"displayName,omitempty"`
+	GivenName   string            `json:"givenName,omitempty"`
+	FamilyName  string            `json:"familyName,omitempty"`
+	Email       string            `json:"email,omitempty"`
+	Role        string            `json:"role,omitempty"`
+	Custom      map[string]string `json:"custom,omitempty"`
+}
+
+func (h *Handler) me(c echo.Context) error {
+	ctx := c.Request().Context()
+	noStore(c)
+	unauthorized := func() error { return c.JSON(http.StatusUnauthorized, map[string]string{"error": "no session"}) }
+	sess, err := h.sessions.Current(ctx, c.Request())
+	if errors.Is(err, ErrNoSession) {
+		return unauthorized()
+	}
+	if err != nil {
+		return fmt.Errorf("jit: me: %w", err)
+	}
+	u, err := h.st.GetUser(ctx, sess.OrgID, sess.UserID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !live(u)) {
+		return unauthorized()
+	}
+	if err != nil {
+		return fmt.Errorf("jit: me: %w", err)
+	}
+	return c.JSON(http.StatusOK, meJSON{
+		ID: u.ID, OrgID: u.OrgID, UserName: u.UserName, DisplayName: u.DisplayName, GivenName: u.GivenName,
+		FamilyName: u.FamilyName, Email: u.PrimaryEmail(), Role: u.Role, Custom: u.Custom,
+	})
+}

@@ -1,0 +1,476 @@
+package jit
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/onramp-dev/onramp/jit/samltest"
+	"github.com/onramp-dev/onramp/store"
+	"github.com/onramp-dev/onramp/store/sqlstore"
+)
+
+// site is onramp's SAML endpoints on a real HTTPS server and a real SQLite
+// file, with the crewjam IdP set up for connection "okta" of "acme".
+type site struct {
+	st    *sqlstore.Store
+	srv   *httptest.Server
+	h     *Handler
+	idp   *samltest.IdP
+	clock *testClock
+	org   store.Org
+	conn  store.Connection
+}
+
+type siteOpts struct {
+	onboarding        store.Onboarding
+	access            store.AccessControl
+	jitProvisioning   bool
+	allowIdPInitiated bool
+}
+
+func jitBySSO() siteOpts {
+	return siteOpts{
+		onboarding:      store.Onboarding{JITSSOConnections: true},
+		access:          store.AccessControl{SSOConnections: []string{"okta"}},
+		jitProvisioning: true,
+	}
+}
+
+func newSite(t *testing.T, o siteOpts) *site {
+	t.Helper()
+	ctx := context.Background()
+	st, connID, _ := openTestStore(t)
+	s := &site{st: st, clock: &testClock{}, idp: samltest.New(t, samltest.Options{})}
+	ev := store.AuditEvent{Actor: "operator", Action: "test.setup"}
+	var err error
+	s.org, err = st.GetOrgBySlug(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.org, err = st.UpdateOrg(ctx, s.org.ID, func(org *store.Org) error {
+		org.Onboarding, org.Access = o.onboarding, o.access
+		return nil
+	}, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.conn, err = st.UpdateConnection(ctx, connID, func(c *store.Connection) error {
+		c.Name = "Okta"
+		c.IdPMetadataXML = string(s.idp.MetadataXML(t))
+		c.JITProvisioning = o.jitProvisioning
+		c.AllowIdPInitiated = o.allowIdPInitiated
+		c.MappingPreset = "okta"
+		return nil
+	}, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	e := echo.New()
+	s.srv = httptest.NewUnstartedServer(e)
+	s.srv.StartTLS()
+	t.Cleanup(s.srv.Close)
+	s.h, err = NewHandler(HandlerConfig{
+		Store:      st,
+		BaseURL:    s.srv.URL,
+		RequestKey: []byte(trackerKey),
+		Logger:     slog.New(slog.DiscardHandler),
+		Now:        s.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.h.Register(e)
+
+	// The Admin gives the IdP our metadata, fetched from the endpoint.
+	res, body := s.get(t, s.newBrowser(t), "/saml/acme/okta/metadata")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("metadata: %s %s", res.Status, body)
+	}
+	s.idp.RegisterSP(t, []byte(body), false)
+	return s
+}
+
+// newBrowser is a client with a cookie jar that does not follow redirects.
+func (s *site) newBrowser(t *testing.T) *http.Client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.srv.Client()
+	return &http.Client{
+		Transport:     c.Transport,
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+func (s *site) get(t *testing.T, b *http.Client, path string) (*http.Response, string) {
+	t.Helper()
+	res, err := b.Get(s.srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, readBody(t, res)
+}
+
+func readBody(t *testing.T, res *http.Response) string {
+	t.Helper()
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// startLogin follows the login link to the IdP and returns the response
+// the IdP posts back.
+func (s *site) startLogin(t *testing.T, b *http.Client, returnTo string, l samltest.Login) (samlResponse, relayState string) {
+	t.Helper()
+	res, body := s.get(t, b, "/saml/acme/okta/login?return_to="+url.QueryEscape(returnTo))
+	if res.StatusCode != http.StatusFound {
+		t.Fatalf("login: %s %s", res.Status, body)
+	}
+	return s.idp.SPInitiated(t, res.Header.Get("Location"), l)
+}
+
+// post posts a response to the ACS as the IdP's auto-submitting form does.
+func (s *site) post(t *testing.T, b *http.Client, samlResponse, relayState string) (*http.Response, string) {
+	t.Helper()
+	res, err := b.PostForm(s.srv.URL+"/saml/acme/okta/acs", url.Values{"SAMLResponse": {samlResponse}, "RelayState": {relayState}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, readBody(t, res)
+}
+
+// signIn runs a whole SP-initiated sign-in and returns the ACS answer.
+func (s *site) signIn(t *testing.T, b *http.Client, returnTo string, l samltest.Login) (*http.Response, string) {
+	t.Helper()
+	resp, relay := s.startLogin(t, b, returnTo, l)
+	return s.post(t, b, resp, relay)
+}
+
+func (s *site) me(t *testing.T, b *http.Client) (int, meJSON) {
+	t.Helper()
+	res, body := s.get(t, b, "/api/v1/me")
+	var m meJSON
+	if res.StatusCode == http.StatusOK {
+		if err := json.Unmarshal([]byte(body), &m); err != nil {
+			t.Fatalf("me: %v: %s", err, body)
+		}
+	}
+	return res.StatusCode, m
+}
+
+func (s *site) events(t *testing.T, action string) []store.AuditEvent {
+	t.Helper()
+	evs, err := s.st.ListEvents(context.Background(), s.org.ID, store.AuditQuery{Action: action})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+func (s *site) users(t *testing.T) []store.User {
+	t.Helper()
+	page, err := s.st.ListUsers(context.Background(), s.org.ID, store.UserQuery{Count: 100, IncludeDeleted: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page.Items
+}
+
+func pageReason(t *testing.T, body string) string {
+	t.Helper()
+	m := regexp.MustCompile(`<code id="reason">([^<]*)</code>`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no reason code on the page: %s", body)
+	}
+	return m[1]
+}
+
+func wantPage(t *testing.T, res *http.Response, body string, status int, reason string) {
+	t.Helper()
+	if res.StatusCode != status {
+		t.Fatalf("status %s, want %d: %s", res.Status, status, body)
+	}
+	if got := pageReason(t, body); got != reason {
+		t.Fatalf("reason %q, want %q", got, reason)
+	}
+}
+
+func TestHandler_JITCreatesAccountThenSignsIn(t *testing.T) {
+	s := newSite(t, jitBySSO())
+	b := s.newBrowser(t)
+	if code, _ := s.me(t, b); code != http.StatusUnauthorized {
+		t.Fatalf("me before sign-in: %d, want 401", code)
+	}
+
+	res, body := s.signIn(t, b, "/app/welcome", samltest.Login{User: alice()})
+
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/app/welcome" {
+		t.Fatalf("ACS: %s to %q: %s", res.Status, res.Header.Get("Location"), body)
+	}
+	code, me := s.me(t, b)
+	if code != http.StatusOK || me.UserName != "00u1alice" || me.Email != "alice@acme-corp.com" || me.GivenName != "Alice" {
+		t.Fatalf("me: %d %+v", code, me)
+	}
+	users := s.users(t)
+	if len(users) != 1 || users[0].Source != store.SourceJIT || users[0].ConnectionID != s.conn.ID || users[0].LastSignInAt == nil {
+		t.Fatalf("users: %+v", users)
+	}
+	if evs := s.events(t, AuditCreated); len(evs) != 1 || evs[0].Rule != RuleJITSSOConnection || evs[0].Actor != "idp:okta" {
+		t.Fatalf("jit.created events: %+v", evs)
+	}
+
+	// Second sign-in, another browser: rule 1, the same account.
+	b2 := s.newBrowser(t)
+	res, body = s.signIn(t, b2, "", samltest.Login{User: alice()})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/" {
+		t.Fatalf("second ACS: %s to %q: %s", res.Status, res.Header.Get("Location"), body)
+	}
+	if _, me2 := s.me(t, b2); me2.ID != me.ID {
+		t.Fatalf("second sign-in is user %q, want %q", me2.ID, me.ID)
+	}
+	if n := len(s.users(t)); n != 1 {
+		t.Fatalf("%d users after two sign-ins, want 1", n)
+	}
+	signedIn := s.events(t, AuditSignedIn)
+	if len(signedIn) != 2 || signedIn[0].Rule != RuleLinkedIdentity {
+		t.Fatalf("jit.signed_in events (newest first): %+v", signedIn)
+	}
+}
+
+func TestHandler_RefusedWhenJITIsOff(t *testing.T) {
+	s := newSite(t, siteOpts{})
+	b := s.newBrowser(t)
+
+	res, body := s.signIn(t, b, "", samltest.Login{User: alice()})
+
+	wantPage(t, res, body, http.StatusForbidden, RuleJITNotAllowed)
+	if !strings.Contains(body, "Ask your Admin") {
+		t.Errorf("the page does not say what to ask the Admin for: %s", body)
+	}
+	if code, _ := s.me(t, b); code != http.StatusUnauthorized {
+		t.Errorf("me after refusal: %d, want 401", code)
+	}
+	if n := len(s.users(t)); n != 0 {
+		t.Errorf("%d users after a refusal", n)
+	}
+	if evs := s.events(t, AuditRefused); len(evs) != 1 || evs[0].Rule != RuleJITNotAllowed {
+		t.Errorf("jit.refused events: %+v", evs)
+	}
+}
+
+func TestHandler_LinksAccountProvisionedBySCIM(t *testing.T) {
+	s := newSite(t, siteOpts{jitProvisioning: true})
+	ctx := context.Background()
+	// Okta pushed the person over SCIM before their first login.
+	scim, err := s.st.CreateUser(ctx, store.User{
+		OrgID: s.org.ID, UserName: "alice@acme-corp.com", Active: true, Source: store.SourceSCIM, ConnectionID: s.conn.ID,
+		Emails: []store.Email{{Value: "alice@acme-corp.com", Primary: true}},
+	}, store.AuditEvent{Actor: "token:t1", Action: "user.created"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := s.newBrowser(t)
+
+	res, body := s.signIn(t, b, "", samltest.Login{User: alice()})
+
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("ACS: %s %s", res.Status, body)
+	}
+	if _, me := s.me(t, b); me.ID != scim.ID {
+		t.Fatalf("signed in as %q, want the SCIM account %q", me.ID, scim.ID)
+	}
+	if n := len(s.users(t)); n != 1 {
+		t.Fatalf("%d users, want 1: no duplicate", n)
+	}
+	if evs := s.events(t, AuditLinked); len(evs) != 1 || evs[0].UserID != scim.ID {
+		t.Fatalf("jit.linked events: %+v", evs)
+	}
+}
+
+func TestHandler_DeprovisionedAccountIsRefused(t *testing.T) {
+	s := newSite(t, jitBySSO())
+	ctx := context.Background()
+	b := s.newBrowser(t)
+	if res, body := s.signIn(t, b, "", samltest.Login{User: alice()}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("first sign-in: %s %s", res.Status, body)
+	}
+	_, me := s.me(t, b)
+	// SCIM sets active:false; the store ends the user's sessions.
+	if _, err := s.st.UpdateUser(ctx, s.org.ID, me.ID, func(u *store.User) error { u.Active = false; return nil }, store.AuditEvent{Actor: "token:t1", Action: "user.deactivated"}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := s.me(t, b); code != http.StatusUnauthorized {
+		t.Fatalf("me after deactivation: %d, want 401", code)
+	}
+
+	res, body := s.signIn(t, b, "", samltest.Login{User: alice()})
+
+	wantPage(t, res, body, http.StatusForbidden, RuleDeprovisioned)
+	if n := len(s.users(t)); n != 1 {
+		t.Fatalf("%d users: JIT must not create a new account", n)
+	}
+}
+
+func TestHandler_ResponseFromAnotherBrowserIsRejected(t *testing.T) {
+	s := newSite(t, jitBySSO())
+	// Login CSRF: the attacker starts a login in their browser and makes the
+	// victim's browser post the resulting response.
+	attacker, victim := s.newBrowser(t), s.newBrowser(t)
+	resp, relay := s.startLogin(t, attacker, "", samltest.Login{User: alice()})
+
+	res, body := s.post(t, victim, resp, relay)
+
+	wantPage(t, res, body, http.StatusForbidden, ReasonInResponseToUnknown)
+	if code, _ := s.me(t, victim); code != http.StatusUnauthorized {
+		t.Fatalf("victim has a session")
+	}
+	if evs := s.events(t, AuditSAMLRejected); len(evs) != 1 || evs[0].Rule != ReasonInResponseToUnknown {
+		t.Fatalf("saml.rejected events: %+v", evs)
+	}
+	if n := len(s.users(t)); n != 0 {
+		t.Fatalf("%d users after a rejected response", n)
+	}
+}
+
+func TestHandler_ResponseIsUsedOnce(t *testing.T) {
+	s := newSite(t, jitBySSO())
+	b := s.newBrowser(t)
+	resp, relay := s.startLogin(t, b, "", samltest.Login{User: alice()})
+	if res, body := s.post(t, b, resp, relay); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("first post: %s %s", res.Status, body)
+	}
+
+	res, body := s.post(t, b, resp, relay)
+
+	// The request was answered and forgotten; a replay cannot match it.
+	wantPage(t, res, body, http.StatusForbidden, ReasonInResponseToUnknown)
+}
+
+func TestHandler_IdPInitiated(t *testing.T) {
+	s := newSite(t, func() siteOpts { o := jitBySSO(); o.allowIdPInitiated = true; return o }())
+	for relay, want := range map[string]string{
+		"/dashboard":             "/dashboard",
+		"https://evil.example/x": "/", // not an allowed origin: ignored
+		"":                       "/",
+	} {
+		b := s.newBrowser(t)
+		resp := s.idp.IdPInitiated(t, s.srv.URL+"/saml/acme/okta/metadata", relay, samltest.Login{User: alice()})
+
+		res, body := s.post(t, b, resp, relay)
+
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != want {
+			t.Fatalf("RelayState %q: %s to %q, want %q: %s", relay, res.Status, res.Header.Get("Location"), want, body)
+		}
+	}
+}
+
+func TestHandler_IdPInitiatedNotAllowed(t *testing.T) {
+	s := newSite(t, jitBySSO())
+	resp := s.idp.IdPInitiated(t, s.srv.URL+"/saml/acme/okta/metadata", "", samltest.Login{User: alice()})
+
+	res, body := s.post(t, s.newBrowser(t), resp, "")
+
+	wantPage(t, res, body, http.StatusForbidden, ReasonIdPInitiatedNotAllowed)
+}
+
+func TestHandler_MissingRequiredAttribute(t *testing.T) {
+	s := newSite(t, jitBySSO())
+	// The okta preset requires an email: from "email" or an email-shaped
+	// NameID. This IdP sends neither.
+	u := samltest.User{NameID: "00u1alice", Attributes: map[string][]string{"firstName": {"Alice"}}}
+
+	res, body := s.signIn(t, s.newBrowser(t), "", samltest.Login{User: u})
+
+	wantPage(t, res, body, http.StatusBadRequest, "attribute_missing")
+	if !strings.Contains(body, "email") {
+		t.Errorf("the page does not name the missing field: %s", body)
+	}
+}
+
+func TestHandler_ReturnToMustNotRedirectElsewhere(t *testing.T) {
+	s := newSite(t, jitBySSO())
+	for _, rt := range []string{"//evil.example/", "https://evil.example/", "/\\evil.example"} {
+		res, body := s.get(t, s.newBrowser(t), "/saml/acme/okta/login?return_to="+url.QueryEscape(rt))
+		wantPage(t, res, body, http.StatusBadRequest, "bad_return_to")
+	}
+}
+
+func TestHandler_OversizeBody(t *testing.T) {
+	s := newSite(t, jitBySSO())
+
+	res, body := s.post(t, s.newBrowser(t), strings.Repeat("A", DefaultMaxResponseSize+32<<10), "")
+
+	wantPage(t, res, body, http.StatusBadRequest, ReasonTooLarge)
+}
+
+func TestHandler_UnknownConnection(t *testing.T) {
+	s := newSite(t, jitBySSO())
+	for _, path := range []string{"/saml/acme/nope/metadata", "/saml/nope/okta/login"} {
+		res, body := s.get(t, s.newBrowser(t), path)
+		wantPage(t, res, body, http.StatusNotFound, "unknown_connection")
+	}
+}
+
+func TestHandler_MetadataKeyPairIsGeneratedOnce(t *testing.T) {
+	s := newSite(t, jitBySSO())
+	_, first := s.get(t, s.newBrowser(t), "/saml/acme/okta/metadata")
+	_, second := s.get(t, s.newBrowser(t), "/saml/acme/okta/metadata")
+	cert := regexp.MustCompile(`<X509Certificate[^>]*>([^<]+)<`)
+	if c1, c2 := cert.FindStringSubmatch(first), cert.FindStringSubmatch(second); c1 == nil || c2 == nil || c1[1] != c2[1] {
+		t.Fatalf("the SP certificate changed between two metadata requests")
+	}
+	if evs := s.events(t, AuditSPKeyGenerated); len(evs) != 1 {
+		t.Fatalf("%d key generation events, want 1", len(evs))
+	}
+	// A connection without IdP metadata still has SP metadata (the Admin
+	// needs it first), but cannot start a login.
+	ctx := context.Background()
+	if _, err := s.st.UpdateConnection(ctx, s.conn.ID, func(c *store.Connection) error { c.IdPMetadataXML = ""; return nil }, store.AuditEvent{Actor: "operator", Action: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if res, body := s.get(t, s.newBrowser(t), "/saml/acme/okta/metadata"); res.StatusCode != http.StatusOK {
+		t.Fatalf("metadata without IdP: %s %s", res.Status, body)
+	}
+	res, body := s.get(t, s.newBrowser(t), "/saml/acme/okta/login")
+	wantPage(t, res, body, http.StatusInternalServerError, ReasonConnectionMisconfigured)
+}
+
+func TestHandler_SessionIdleTimeout(t *testing.T) {
+	s := newSite(t, jitBySSO())
+	b := s.newBrowser(t)
+	if res, body := s.signIn(t, b, "", samltest.Login{User: alice()}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %s %s", res.Status, body)
+	}
+	s.clock.Set(DefaultSessionIdle - time.Minute)
+	if code, _ := s.me(t, b); code != http.StatusOK {
+		t.Fatalf("me within the idle timeout: %d", code)
+	}
+	// Activity moved LastSeenAt; a further idle period ends it.
+	s.clock.Set(2*DefaultSessionIdle - 2*time.Minute)
+	if code, _ := s.me(t, b); code != http.StatusOK {
+		t.Fatalf("me within the idle timeout of the last request: %d", code)
+	}
+	s.clock.Set(3*DefaultSessionIdle - time.Minute)
+	if code, _ := s.me(t, b); code != http.StatusUnauthorized {
+		t.Fatalf("me after the idle timeout: %d, want 401", code)
+	}
+}

@@ -1,0 +1,123 @@
+package jit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/onramp-dev/onramp/store"
+)
+
+// provisionSetup returns a store with organization acme (JIT by SSO on for
+// connection okta) and the Provisioner.
+func provisionSetup(t *testing.T) (*Provisioner, store.Store, store.Org, store.Connection) {
+	t.Helper()
+	ctx := context.Background()
+	st, connID, _ := openTestStore(t)
+	ev := store.AuditEvent{Actor: "operator", Action: "test.setup"}
+	org, err := st.GetOrgBySlug(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, err = st.UpdateOrg(ctx, org.ID, func(o *store.Org) error {
+		o.Onboarding.JITSSOConnections = true
+		o.Access.SSOConnections = []string{"okta"}
+		return nil
+	}, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := st.UpdateConnection(ctx, connID, func(c *store.Connection) error {
+		c.JITProvisioning = true
+		c.MappingPreset = "okta"
+		return nil
+	}, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewProvisioner(st, nil, nil), st, org, conn
+}
+
+// oktaAssertion is a verified assertion as Okta sends it by default: the
+// NameID is the Okta username, an email address.
+func oktaAssertion(id string) Assertion {
+	return Assertion{ID: id, NameID: "alice@acme-corp.com", Attributes: map[string][]string{"firstName": {"Alice"}}}
+}
+
+func liveUsers(t *testing.T, st store.Store, org store.OrgID) []store.User {
+	t.Helper()
+	page, err := st.ListUsers(context.Background(), org, store.UserQuery{Count: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page.Items
+}
+
+func TestProvision_ConcurrentFirstSignIns(t *testing.T) {
+	p, st, org, conn := provisionSetup(t)
+	const n = 8
+	var wg sync.WaitGroup
+	outs := make([]Outcome, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			outs[i], errs[i] = p.Provision(context.Background(), org, conn, oktaAssertion(fmt.Sprintf("a%d", i)))
+		})
+	}
+	wg.Wait()
+
+	users := liveUsers(t, st, org.ID)
+	if len(users) != 1 {
+		t.Fatalf("%d accounts after %d concurrent first sign-ins, want 1", len(users), n)
+	}
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("sign-in %d: %v", i, errs[i])
+		}
+		if outs[i].User.ID != users[0].ID || outs[i].Decision.Action == ActionRefuse {
+			t.Errorf("sign-in %d: %s/%s as %q, want user %q", i, outs[i].Decision.Action, outs[i].Decision.Rule, outs[i].User.ID, users[0].ID)
+		}
+	}
+	evs, err := st.ListEvents(context.Background(), org.ID, store.AuditQuery{Action: AuditCreated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 {
+		t.Errorf("%d jit.created events, want 1", len(evs))
+	}
+}
+
+func TestProvision_RacesSCIMPush(t *testing.T) {
+	for round := range 5 {
+		t.Run(fmt.Sprint(round), func(t *testing.T) {
+			p, st, org, conn := provisionSetup(t)
+			ctx := context.Background()
+			var wg sync.WaitGroup
+			var scimErr, jitErr error
+			var out Outcome
+			wg.Go(func() {
+				_, scimErr = st.CreateUser(ctx, store.User{
+					OrgID: org.ID, UserName: "alice@acme-corp.com", Active: true, Source: store.SourceSCIM, ConnectionID: conn.ID,
+					Emails: []store.Email{{Value: "alice@acme-corp.com", Primary: true}},
+				}, store.AuditEvent{Actor: "token:t1", Action: "user.created"})
+			})
+			wg.Go(func() { out, jitErr = p.Provision(ctx, org, conn, oktaAssertion("a1")) })
+			wg.Wait()
+
+			if jitErr != nil {
+				t.Fatalf("JIT: %v", jitErr)
+			}
+			// SCIM either won (JIT linked to its account) or lost with a
+			// conflict (it then finds the JIT account by filter and adopts it).
+			if scimErr != nil && !errors.Is(scimErr, store.ErrConflict) {
+				t.Fatalf("SCIM: %v", scimErr)
+			}
+			users := liveUsers(t, st, org.ID)
+			if len(users) != 1 || out.User.ID != users[0].ID {
+				t.Fatalf("%d accounts, JIT signed in %q: want exactly one account", len(users), out.User.ID)
+			}
+		})
+	}
+}
