@@ -40,37 +40,64 @@ type column struct {
 	kind colKind
 }
 
-// columns maps each scope's fields to SQL. A table of constants.
-var columns = map[scope]map[store.Field]column{
-	scopeUser: {
-		store.FieldID:           {"u.id", kindExact},
-		store.FieldExternalID:   {"u.external_id", kindNullable},
-		store.FieldUserName:     {"u.user_name_lower", kindFold},
-		store.FieldDisplayName:  {"u.display_name_lower", kindFold},
-		store.FieldActive:       {"u.active", kindBool},
-		store.FieldCreated:      {"u.created_at", kindTime},
-		store.FieldLastModified: {"u.updated_at", kindTime},
-	},
-	scopeGroup: {
-		store.FieldID:           {"g.id", kindExact},
-		store.FieldExternalID:   {"g.external_id", kindNullable},
-		store.FieldDisplayName:  {"g.display_name_lower", kindFold},
-		store.FieldCreated:      {"g.created_at", kindTime},
-		store.FieldLastModified: {"g.updated_at", kindTime},
-	},
-	scopeEmail: {
-		store.FieldEmailValue:   {"e.value_lower", kindFold},
-		store.FieldEmailType:    {"e.type_lower", kindFold},
-		store.FieldEmailPrimary: {`e."primary"`, kindBool},
-	},
-	scopeMember: {
-		store.FieldMemberValue: {"m.user_id", kindExact},
-	},
+// columnOf maps a scope's fields to SQL.
+func columnOf(sc scope, f store.Field) (column, bool) {
+	var c column
+	switch sc {
+	case scopeUser:
+		switch f {
+		case store.FieldID:
+			c = column{"u.id", kindExact}
+		case store.FieldExternalID:
+			c = column{"u.external_id", kindNullable}
+		case store.FieldUserName:
+			c = column{"u.user_name_lower", kindFold}
+		case store.FieldDisplayName:
+			c = column{"u.display_name_lower", kindFold}
+		case store.FieldActive:
+			c = column{"u.active", kindBool}
+		case store.FieldCreated:
+			c = column{"u.created_at", kindTime}
+		case store.FieldLastModified:
+			c = column{"u.updated_at", kindTime}
+		}
+	case scopeGroup:
+		switch f {
+		case store.FieldID:
+			c = column{"g.id", kindExact}
+		case store.FieldExternalID:
+			c = column{"g.external_id", kindNullable}
+		case store.FieldDisplayName:
+			c = column{"g.display_name_lower", kindFold}
+		case store.FieldCreated:
+			c = column{"g.created_at", kindTime}
+		case store.FieldLastModified:
+			c = column{"g.updated_at", kindTime}
+		}
+	case scopeEmail:
+		switch f {
+		case store.FieldEmailValue:
+			c = column{"e.value_lower", kindFold}
+		case store.FieldEmailType:
+			c = column{"e.type_lower", kindFold}
+		case store.FieldEmailPrimary:
+			c = column{`e."primary"`, kindBool}
+		}
+	case scopeMember:
+		if f == store.FieldMemberValue {
+			c = column{"m.user_id", kindExact}
+		}
+	}
+	return c, c.expr != ""
 }
 
 // multiValued says how a resource scope reaches the elements of its multi-valued
 // attributes: the element scope, and the subquery selecting the owners of
 // matching elements (its one parameter is the organization).
+//
+// The subqueries select the owners' seq (the rowid), not their id: SQLite then
+// looks the owners up by (org_id, seq), in the list's order, instead of walking
+// the organization's rows and probing the subquery's result.
 type multiValued struct {
 	attr  string
 	elem  scope
@@ -78,14 +105,16 @@ type multiValued struct {
 	sub   string
 }
 
-// The subqueries select the owners' seq (the rowid), not their id: SQLite then
-// looks the owners up by (org_id, seq), in the list's order, instead of walking
-// the organization's rows and probing the subquery's result.
-var multi = map[scope]multiValued{
-	scopeUser: {"emails", scopeEmail, "u.seq",
-		"SELECT eu.seq FROM user_emails e JOIN users eu ON eu.id = e.user_id WHERE e.org_id = ?"},
-	scopeGroup: {"members", scopeMember, "g.seq",
-		"SELECT mg.seq FROM group_members m JOIN groups mg ON mg.id = m.group_id WHERE m.org_id = ?"},
+func multiOf(sc scope) (multiValued, bool) {
+	switch sc {
+	case scopeUser:
+		return multiValued{"emails", scopeEmail, "u.seq",
+			"SELECT eu.seq FROM user_emails e JOIN users eu ON eu.id = e.user_id WHERE e.org_id = ?"}, true
+	case scopeGroup:
+		return multiValued{"members", scopeMember, "g.seq",
+			"SELECT mg.seq FROM group_members m JOIN groups mg ON mg.id = m.group_id WHERE m.org_id = ?"}, true
+	}
+	return multiValued{}, false
 }
 
 // whereBuilder accumulates SQL text with '?' placeholders and its arguments.
@@ -152,7 +181,7 @@ func (b *whereBuilder) not(f store.Filter, sc scope) error {
 }
 
 func (b *whereBuilder) element(e store.Element, sc scope) error {
-	mv, ok := multi[sc]
+	mv, ok := multiOf(sc)
 	if !ok || !strings.EqualFold(e.Attr, mv.attr) {
 		return fmt.Errorf("%w: %s[...] here", errFilter, e.Attr)
 	}
@@ -166,11 +195,15 @@ func (b *whereBuilder) element(e store.Element, sc scope) error {
 }
 
 func (b *whereBuilder) compare(c store.Compare, sc scope) error {
-	if col, ok := columns[sc][c.Field]; ok {
+	if col, ok := columnOf(sc, c.Field); ok {
 		return b.compareColumn(c, col)
 	}
-	mv, ok := multi[sc]
-	if !ok || columns[mv.elem][c.Field].expr == "" {
+	mv, ok := multiOf(sc)
+	if !ok {
+		return fmt.Errorf("%w: field %q", errFilter, c.Field)
+	}
+	elemCol, ok := columnOf(mv.elem, c.Field)
+	if !ok {
 		return fmt.Errorf("%w: field %q", errFilter, c.Field)
 	}
 	// A multi-valued attribute holds when some element does; ne holds when no
@@ -182,7 +215,7 @@ func (b *whereBuilder) compare(c store.Compare, sc scope) error {
 	}
 	b.arg(mv.owner+in+mv.sub, string(b.org))
 	b.sql(" AND ")
-	if err := b.compareColumn(c, columns[mv.elem][c.Field]); err != nil {
+	if err := b.compareColumn(c, elemCol); err != nil {
 		return err
 	}
 	b.sql(")")

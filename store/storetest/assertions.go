@@ -7,9 +7,11 @@ import (
 	"github.com/onramp-dev/onramp/store"
 )
 
-var assertionTests = []test{
-	{"ReplayIsConflict", testAssertionReplay},
-	{"PurgeForgetsExpired", testAssertionPurge},
+func assertionTests() []test {
+	return []test{
+		{"ReplayIsConflict", testAssertionReplay},
+		{"PurgeForgetsExpired", testAssertionPurge},
+	}
 }
 
 func testAssertionReplay(t *testing.T, s store.Store) {

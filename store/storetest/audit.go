@@ -9,11 +9,13 @@ import (
 	"github.com/onramp-dev/onramp/store"
 )
 
-var auditTests = []test{
-	{"WrittenWithChange", testAuditWithChange},
-	{"RecordEventKeepsDecision", testAuditRecord},
-	{"CursorPagination", testAuditCursor},
-	{"QueryFilters", testAuditFilters},
+func auditTests() []test {
+	return []test{
+		{"WrittenWithChange", testAuditWithChange},
+		{"RecordEventKeepsDecision", testAuditRecord},
+		{"CursorPagination", testAuditCursor},
+		{"QueryFilters", testAuditFilters},
+	}
 }
 
 func testAuditWithChange(t *testing.T, s store.Store) {

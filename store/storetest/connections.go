@@ -8,12 +8,14 @@ import (
 	"github.com/onramp-dev/onramp/store"
 )
 
-var connectionTests = []test{
-	{"CreateGetRoundTrip", testConnRoundTrip},
-	{"DuplicateSlugInOrgIsConflict", testConnDuplicateSlug},
-	{"UnknownOrgIsInvalidReference", testConnUnknownOrg},
-	{"UpdateSlugRenamesAccessListEntry", testConnRename},
-	{"DeleteTakesTokensIdentitiesAndAccessEntry", testConnDelete},
+func connectionTests() []test {
+	return []test{
+		{"CreateGetRoundTrip", testConnRoundTrip},
+		{"DuplicateSlugInOrgIsConflict", testConnDuplicateSlug},
+		{"UnknownOrgIsInvalidReference", testConnUnknownOrg},
+		{"UpdateSlugRenamesAccessListEntry", testConnRename},
+		{"DeleteTakesTokensIdentitiesAndAccessEntry", testConnDelete},
+	}
 }
 
 func testConnRoundTrip(t *testing.T, s store.Store) {

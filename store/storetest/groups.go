@@ -8,15 +8,17 @@ import (
 	"github.com/onramp-dev/onramp/store"
 )
 
-var groupTests = []test{
-	{"CreateGetRoundTrip", testGroupRoundTrip},
-	{"DuplicateDisplayNameDiffersOnlyInCase", testGroupDuplicate},
-	{"MemberChangeReplaceAddRemove", testGroupMembers},
-	{"AddUnknownMemberIsInvalidReference", testGroupBadMember},
-	{"UpdateVersionMismatchWritesNothing", testGroupVersionMismatch},
-	{"ListUserGroups", testGroupUserGroups},
-	{"Filter", testGroupFilters},
-	{"Delete", testGroupDelete},
+func groupTests() []test {
+	return []test{
+		{"CreateGetRoundTrip", testGroupRoundTrip},
+		{"DuplicateDisplayNameDiffersOnlyInCase", testGroupDuplicate},
+		{"MemberChangeReplaceAddRemove", testGroupMembers},
+		{"AddUnknownMemberIsInvalidReference", testGroupBadMember},
+		{"UpdateVersionMismatchWritesNothing", testGroupVersionMismatch},
+		{"ListUserGroups", testGroupUserGroups},
+		{"Filter", testGroupFilters},
+		{"Delete", testGroupDelete},
+	}
 }
 
 func testGroupRoundTrip(t *testing.T, s store.Store) {

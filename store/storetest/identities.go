@@ -7,12 +7,14 @@ import (
 	"github.com/onramp-dev/onramp/store"
 )
 
-var identityTests = []test{
-	{"LinkGetList", testIdentityLink},
-	{"LinkTakenIdentityIsConflict", testIdentityConflict},
-	{"LinkAcrossOrgsIsInvalidReference", testIdentityCrossOrg},
-	{"RecordSignInSetsIdentityAndUser", testIdentitySignIn},
-	{"CreateLinkedUserIsAtomic", testIdentityCreateLinkedAtomic},
+func identityTests() []test {
+	return []test{
+		{"LinkGetList", testIdentityLink},
+		{"LinkTakenIdentityIsConflict", testIdentityConflict},
+		{"LinkAcrossOrgsIsInvalidReference", testIdentityCrossOrg},
+		{"RecordSignInSetsIdentityAndUser", testIdentitySignIn},
+		{"CreateLinkedUserIsAtomic", testIdentityCreateLinkedAtomic},
+	}
 }
 
 func testIdentityLink(t *testing.T, s store.Store) {

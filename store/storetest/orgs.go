@@ -9,13 +9,15 @@ import (
 	"github.com/onramp-dev/onramp/store"
 )
 
-var orgTests = []test{
-	{"CreateGetRoundTrip", testOrgRoundTrip},
-	{"DuplicateSlugIsConflict", testOrgDuplicateSlug},
-	{"GetUnknownIsNotFound", testOrgUnknown},
-	{"ListOrderedBySlug", testOrgList},
-	{"UpdateAppliesFnKeepsIdentity", testOrgUpdate},
-	{"UpdateFnErrorWritesNothing", testOrgUpdateFnError},
+func orgTests() []test {
+	return []test{
+		{"CreateGetRoundTrip", testOrgRoundTrip},
+		{"DuplicateSlugIsConflict", testOrgDuplicateSlug},
+		{"GetUnknownIsNotFound", testOrgUnknown},
+		{"ListOrderedBySlug", testOrgList},
+		{"UpdateAppliesFnKeepsIdentity", testOrgUpdate},
+		{"UpdateFnErrorWritesNothing", testOrgUpdateFnError},
+	}
 }
 
 func testOrgRoundTrip(t *testing.T, s store.Store) {

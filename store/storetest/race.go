@@ -10,10 +10,12 @@ import (
 	"github.com/onramp-dev/onramp/store"
 )
 
-var raceTests = []test{
-	{"ManyCreatesSamePersonOneWins", testRaceSamePerson},
-	{"CreateLinkedUserVsCreateUser", testRaceLinkedVsSCIM},
-	{"SameIdentityTwoUsersOneWins", testRaceSameIdentity},
+func raceTests() []test {
+	return []test{
+		{"ManyCreatesSamePersonOneWins", testRaceSamePerson},
+		{"CreateLinkedUserVsCreateUser", testRaceLinkedVsSCIM},
+		{"SameIdentityTwoUsersOneWins", testRaceSameIdentity},
+	}
 }
 
 // together runs fns at once (as far as the scheduler allows) and returns their errors.

@@ -31,16 +31,16 @@ func Run(t *testing.T, open Open, caps Capabilities) {
 		name  string
 		tests []test
 	}{
-		{"Orgs", orgTests},
-		{"Connections", connectionTests},
-		{"Users", userTests},
-		{"Groups", groupTests},
-		{"Identities", identityTests},
-		{"Tokens", tokenTests},
-		{"Sessions", sessionTests},
-		{"Assertions", assertionTests},
-		{"Audit", auditTests},
-		{"Race", raceTests},
+		{"Orgs", orgTests()},
+		{"Connections", connectionTests()},
+		{"Users", userTests()},
+		{"Groups", groupTests()},
+		{"Identities", identityTests()},
+		{"Tokens", tokenTests()},
+		{"Sessions", sessionTests()},
+		{"Assertions", assertionTests()},
+		{"Audit", auditTests()},
+		{"Race", raceTests()},
 	}
 	for _, suite := range suites {
 		t.Run(suite.name, func(t *testing.T) {

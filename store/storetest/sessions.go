@@ -8,10 +8,12 @@ import (
 	"github.com/onramp-dev/onramp/store"
 )
 
-var sessionTests = []test{
-	{"CreateGetTouchDelete", testSessionLifecycle},
-	{"DuplicateIDIsConflict", testSessionDuplicate},
-	{"DeleteExpiredByAbsoluteAndIdleLimits", testSessionExpiry},
+func sessionTests() []test {
+	return []test{
+		{"CreateGetTouchDelete", testSessionLifecycle},
+		{"DuplicateIDIsConflict", testSessionDuplicate},
+		{"DeleteExpiredByAbsoluteAndIdleLimits", testSessionExpiry},
+	}
 }
 
 func testSessionLifecycle(t *testing.T, s store.Store) {

@@ -7,11 +7,13 @@ import (
 	"github.com/onramp-dev/onramp/store"
 )
 
-var tokenTests = []test{
-	{"CreateGetList", testTokenRoundTrip},
-	{"DuplicateIDIsConflict", testTokenDuplicate},
-	{"RevokeSetsRevokedAtOnce", testTokenRevoke},
-	{"ConnectionOfAnotherOrgIsInvalidReference", testTokenCrossOrg},
+func tokenTests() []test {
+	return []test{
+		{"CreateGetList", testTokenRoundTrip},
+		{"DuplicateIDIsConflict", testTokenDuplicate},
+		{"RevokeSetsRevokedAtOnce", testTokenRevoke},
+		{"ConnectionOfAnotherOrgIsInvalidReference", testTokenCrossOrg},
+	}
 }
 
 func testTokenRoundTrip(t *testing.T, s store.Store) {

@@ -13,24 +13,26 @@ import (
 	"github.com/onramp-dev/onramp/store"
 )
 
-var userTests = []test{
-	{"CreateGetRoundTrip", testUserRoundTrip},
-	{"CreateDuplicateUserNameDiffersOnlyInCase", testUserDuplicateCase},
-	{"SameUserNameInAnotherOrg", testUserOtherOrg},
-	{"DuplicateExternalIDIsConflict", testUserDuplicateExternalID},
-	{"GetUnknownIsNotFound", testUserUnknown},
-	{"UpdateIncrementsVersion", testUserUpdate},
-	{"UpdateVersionMismatchWritesNothing", testUserVersionMismatch},
-	{"UpdateToTakenUserNameIsConflict", testUserUpdateConflict},
-	{"UpdatesAreSerialised", testUserUpdatesSerialised},
-	{"DeactivateEndsSessions", testUserDeactivate},
-	{"TombstoneFreesUserNameAndKeepsIdentity", testUserTombstone},
-	{"DeleteEndsSessionsAndLeavesGroups", testUserDeleteCleansUp},
-	{"ListExcludesTombstonesUnlessAsked", testUserListTombstones},
-	{"PaginationStableOrder", testUserPagination},
-	{"CountCappedAtMaxPageSize", testUserMaxPage},
-	{"FilterEveryOperator", testUserFilters},
-	{"FilterUnsupportedIsError", testUserFilterErrors},
+func userTests() []test {
+	return []test{
+		{"CreateGetRoundTrip", testUserRoundTrip},
+		{"CreateDuplicateUserNameDiffersOnlyInCase", testUserDuplicateCase},
+		{"SameUserNameInAnotherOrg", testUserOtherOrg},
+		{"DuplicateExternalIDIsConflict", testUserDuplicateExternalID},
+		{"GetUnknownIsNotFound", testUserUnknown},
+		{"UpdateIncrementsVersion", testUserUpdate},
+		{"UpdateVersionMismatchWritesNothing", testUserVersionMismatch},
+		{"UpdateToTakenUserNameIsConflict", testUserUpdateConflict},
+		{"UpdatesAreSerialised", testUserUpdatesSerialised},
+		{"DeactivateEndsSessions", testUserDeactivate},
+		{"TombstoneFreesUserNameAndKeepsIdentity", testUserTombstone},
+		{"DeleteEndsSessionsAndLeavesGroups", testUserDeleteCleansUp},
+		{"ListExcludesTombstonesUnlessAsked", testUserListTombstones},
+		{"PaginationStableOrder", testUserPagination},
+		{"CountCappedAtMaxPageSize", testUserMaxPage},
+		{"FilterEveryOperator", testUserFilters},
+		{"FilterUnsupportedIsError", testUserFilterErrors},
+	}
 }
 
 func testUserRoundTrip(t *testing.T, s store.Store) {
