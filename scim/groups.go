@@ -187,27 +187,24 @@ func (h *Handler) patchGroup(ctx context.Context, r *http.Request, id string, op
 }
 
 // updateGroup applies change to the group's document and mc to its members in
-// one store update.
+// one store update; the change runs inside the update, so concurrent updates
+// serialise.
 func (h *Handler) updateGroup(ctx context.Context, r *http.Request, id string, change func(map[string]any) (map[string]any, error), mc memberChange) (elimity.Resource, error) {
 	t, err := tenant(ctx)
 	if err != nil {
 		return elimity.Resource{}, err
 	}
-	for range maxUpdateAttempts {
-		old, err := h.store.GetGroup(ctx, t.Org, store.GroupID(id))
-		if err != nil {
-			return elimity.Resource{}, fmt.Errorf("scim: get group %s: %w", id, err)
+	updated, err := h.store.UpdateGroup(ctx, t.Org, store.GroupID(id), func(g *store.Group) error {
+		if err := checkIfMatch(r, g.Version); err != nil {
+			return err
 		}
-		if err := checkIfMatch(r, old.Version); err != nil {
-			return elimity.Resource{}, err
-		}
-		oldDoc, err := decodeDoc(old.Resource)
+		oldDoc, err := decodeDoc(g.Resource)
 		if err != nil {
-			return elimity.Resource{}, err
+			return err
 		}
 		next, err := change(copyDoc(oldDoc))
 		if err != nil {
-			return elimity.Resource{}, err
+			return err
 		}
 		next = resourceDoc(next)
 		if k, ok := findKey(next, "members"); ok {
@@ -215,31 +212,25 @@ func (h *Handler) updateGroup(ctx context.Context, r *http.Request, id string, c
 		}
 		doc, raw, err := normalizeDoc(next)
 		if err != nil {
-			return elimity.Resource{}, err
+			return err
 		}
 		name, ext, err := groupFields(doc)
 		if err != nil {
-			return elimity.Resource{}, err
+			return err
 		}
 		if reflect.DeepEqual(doc, oldDoc) && mc.empty() {
-			return h.groupResource(ctx, r, old) // Okta re-sends the name with every membership change
+			return errUnchanged // Okta re-sends the name with every membership change
 		}
-		updated, err := h.store.UpdateGroup(ctx, t.Org, old.ID, func(g *store.Group) error {
-			if g.Version != old.Version {
-				return errRaced
-			}
-			g.DisplayName, g.ExternalID, g.Resource = name, ext, raw
-			return nil
-		}, mc.toStore(), h.event(ctx, t, "group.updated"))
-		if errors.Is(err, errRaced) {
-			continue
-		}
-		if err != nil {
-			return elimity.Resource{}, fmt.Errorf("scim: update group %s: %w", id, err)
-		}
-		return h.groupResource(ctx, r, updated)
+		g.DisplayName, g.ExternalID, g.Resource = name, ext, raw
+		return nil
+	}, mc.toStore(), h.event(ctx, t, "group.updated"))
+	if errors.Is(err, errUnchanged) {
+		return h.getGroup(ctx, r, id)
 	}
-	return elimity.Resource{}, fmt.Errorf("scim: update group %s: gave up after %d attempts: %w", id, maxUpdateAttempts, errRaced)
+	if err != nil {
+		return elimity.Resource{}, fmt.Errorf("scim: update group %s: %w", id, err)
+	}
+	return h.groupResource(ctx, r, updated)
 }
 
 func (h *Handler) deleteGroup(ctx context.Context, r *http.Request, id string) error {

@@ -16,11 +16,16 @@ import (
 	"github.com/onramp-dev/onramp/store"
 )
 
-// errRaced aborts an update whose record changed between the read that decided
-// the audit action and the write; the handler reads again and retries.
-var errRaced = errors.New("scim: resource changed concurrently")
+// Sentinels that abort a store update from inside its closure.
+var (
+	// errRaced: a concurrent change made the planned audit action wrong; the
+	// handler plans again.
+	errRaced = errors.New("scim: resource changed concurrently")
+	// errUnchanged: the request changes nothing; nothing is written.
+	errUnchanged = errors.New("scim: no change")
+)
 
-// maxUpdateAttempts bounds those retries.
+// maxUpdateAttempts bounds the re-planning after errRaced.
 const maxUpdateAttempts = 5
 
 // resourceDoc copies the attributes elimity validated into the document that is

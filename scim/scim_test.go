@@ -654,3 +654,78 @@ func TestPasswordIsNeverStoredNorReturned(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentPatches races PATCHes of one user: every one must succeed
+// (the handler re-reads and retries when the record changed under it) and
+// every change must be counted in the version.
+func TestConcurrentPatches(t *testing.T) {
+	h := newHarness(t)
+	id := h.createUser(h.acme, "race@example.com")
+	const n = 8
+	statuses := make(chan int, n)
+	for i := range n {
+		go func() {
+			body := map[string]any{
+				"schemas":    []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+				"Operations": []any{map[string]any{"op": "replace", "path": "title", "value": fmt.Sprintf("title %d", i)}},
+			}
+			raw, _ := jsonMarshal(body)
+			req, _ := http.NewRequest(http.MethodPatch, h.base+"/Users/"+id, strings.NewReader(string(raw)))
+			req.Header.Set("Authorization", "Bearer "+h.acme.token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	for range n {
+		if s := <-statuses; s != http.StatusOK {
+			t.Errorf("a concurrent PATCH answered %d", s)
+		}
+	}
+	u, err := h.st.GetUser(context.Background(), h.acme.org, store.UserID(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Version != 1+n {
+		t.Errorf("version = %d, want %d", u.Version, 1+n)
+	}
+
+	// Concurrent member additions to one group all land.
+	g := h.do(h.acme.token, http.MethodPost, "/Groups", map[string]any{"schemas": []string{GroupSchemaURI}, "displayName": "Racers"})
+	group := g.json(t)["id"].(string)
+	var users []string
+	for i := range n {
+		users = append(users, h.createUser(h.acme, fmt.Sprintf("racer%d@example.com", i)))
+	}
+	for _, uid := range users {
+		go func() {
+			body := map[string]any{
+				"schemas":    []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+				"Operations": []any{map[string]any{"op": "Add", "path": "members", "value": []any{map[string]any{"value": uid}}}},
+			}
+			raw, _ := jsonMarshal(body)
+			req, _ := http.NewRequest(http.MethodPatch, h.base+"/Groups/"+group+"?excludedAttributes=members", strings.NewReader(string(raw)))
+			req.Header.Set("Authorization", "Bearer "+h.acme.token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	for range n {
+		if s := <-statuses; s != http.StatusOK {
+			t.Errorf("a concurrent group PATCH answered %d", s)
+		}
+	}
+	members, err := h.st.ListMembers(context.Background(), h.acme.org, store.GroupID(group))
+	if err != nil || len(members) != n {
+		t.Errorf("%d members, want %d (%v)", len(members), n, err)
+	}
+}

@@ -136,61 +136,97 @@ func (h *Handler) listUsers(ctx context.Context, r *http.Request, params elimity
 	return out, nil
 }
 
-// updateUser reads the user, computes its new resource with change (PUT: the
-// body; PATCH: the patched document), derives the profile and writes it if the
-// record did not change meanwhile, retrying otherwise. The audit action says
-// what happened to the account: deactivated, reactivated or updated.
+// userPlan is the outcome of applying a change to a user.
+type userPlan struct {
+	profile   profile
+	raw       []byte
+	unchanged bool
+}
+
+// planUserUpdate computes the user's new resource with change (PUT: the body;
+// PATCH: the patched document) and derives its profile. It is a pure function
+// of u, so it can run inside the store's update closure.
+func planUserUpdate(r *http.Request, u store.User, change func(doc map[string]any) (map[string]any, error)) (userPlan, error) {
+	if err := checkIfMatch(r, u.Version); err != nil {
+		return userPlan{}, err
+	}
+	oldDoc, err := userDoc(u)
+	if err != nil {
+		return userPlan{}, err
+	}
+	next, err := change(copyDoc(oldDoc))
+	if err != nil {
+		return userPlan{}, err
+	}
+	doc, raw, err := normalizeDoc(resourceDoc(next))
+	if err != nil {
+		return userPlan{}, err
+	}
+	p, err := profileFromResource(doc)
+	if err != nil {
+		return userPlan{}, err
+	}
+	return userPlan{profile: p, raw: raw, unchanged: reflect.DeepEqual(doc, oldDoc) && p.Active == u.Active}, nil
+}
+
+// activeAction is the audit action of an update that takes active from old to new.
+func activeAction(old, new bool) string {
+	switch {
+	case old && !new:
+		return "user.deactivated"
+	case !old && new:
+		return "user.reactivated"
+	}
+	return "user.updated"
+}
+
+// updateUser applies change to the user inside the store's update, so that
+// concurrent updates serialise instead of failing. The audit event, which the
+// store takes before the update runs, names the action planned on a first read;
+// only if a concurrent change of active makes that action wrong is the update
+// abandoned and planned again.
 func (h *Handler) updateUser(ctx context.Context, r *http.Request, id string, change func(doc map[string]any) (map[string]any, error)) (elimity.Resource, error) {
 	t, err := tenant(ctx)
 	if err != nil {
 		return elimity.Resource{}, err
 	}
 	for range maxUpdateAttempts {
-		old, err := h.liveUser(ctx, t, id)
+		pre, err := h.liveUser(ctx, t, id)
 		if err != nil {
 			return elimity.Resource{}, err
 		}
-		if err := checkIfMatch(r, old.Version); err != nil {
-			return elimity.Resource{}, err
-		}
-		oldDoc, err := userDoc(old)
+		plan, err := planUserUpdate(r, pre, change)
 		if err != nil {
 			return elimity.Resource{}, err
 		}
-		next, err := change(copyDoc(oldDoc))
-		if err != nil {
-			return elimity.Resource{}, err
+		if plan.unchanged {
+			return h.userResource(ctx, r, pre) // nothing changes: no write, no audit event
 		}
-		doc, raw, err := normalizeDoc(resourceDoc(next))
-		if err != nil {
-			return elimity.Resource{}, err
-		}
-		p, err := profileFromResource(doc)
-		if err != nil {
-			return elimity.Resource{}, err
-		}
-		if reflect.DeepEqual(doc, oldDoc) && p.Active == old.Active {
-			return h.userResource(ctx, r, old) // nothing changes: no write, no audit event
-		}
-		action := "user.updated"
-		switch {
-		case old.Active && !p.Active:
-			action = "user.deactivated"
-		case !old.Active && p.Active:
-			action = "user.reactivated"
-		}
-		updated, err := h.store.UpdateUser(ctx, t.Org, old.ID, func(u *store.User) error {
-			if u.Version != old.Version {
+		action := activeAction(pre.Active, plan.profile.Active)
+		updated, err := h.store.UpdateUser(ctx, t.Org, pre.ID, func(u *store.User) error {
+			p, err := planUserUpdate(r, *u, change)
+			switch {
+			case err != nil:
+				return err
+			case p.unchanged:
+				return errUnchanged
+			case activeAction(u.Active, p.profile.Active) != action:
 				return errRaced
 			}
-			p.applyTo(u)
-			u.Resource = raw
+			p.profile.applyTo(u)
+			u.Resource = p.raw
 			return nil
 		}, h.event(ctx, t, action))
-		if errors.Is(err, errRaced) {
+		switch {
+		case errors.Is(err, errRaced):
 			continue
-		}
-		if err != nil {
+		case errors.Is(err, errUnchanged):
+			cur, err := h.liveUser(ctx, t, id)
+			if err != nil {
+				return elimity.Resource{}, err
+			}
+			return h.userResource(ctx, r, cur)
+		case err != nil:
 			return elimity.Resource{}, fmt.Errorf("scim: update user %s: %w", id, err)
 		}
 		return h.userResource(ctx, r, updated)
