@@ -126,9 +126,10 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 		logger:      cfg.Logger,
 		now:         cfg.Now,
 		page:        template.Must(template.New("page").Parse(pageTemplate)),
-		// The form holds the SAMLResponse and a RelayState of at most a few
-		// hundred bytes; anything larger is refused before it is parsed.
-		maxBody: int64(verifier.maxSize) + 16<<10,
+		// The form holds the SAMLResponse, URL-encoded ('+' and '/' triple
+		// in size), and a RelayState of at most a few hundred bytes; anything
+		// larger is refused before it is parsed.
+		maxBody: 2*int64(verifier.maxSize) + 16<<10,
 	}, nil
 }
 
@@ -293,6 +294,10 @@ func (h *Handler) login(c echo.Context) error {
 	cfg, p := h.config(c, t)
 	if p != nil {
 		return h.render(c, *p)
+	}
+	if cfg.IdP.SSOURL == "" {
+		return h.render(c, page{Status: http.StatusInternalServerError, Title: "Sign in from your identity provider", Reason: ReasonConnectionMisconfigured,
+			Message: fmt.Sprintf("The identity provider of the %s connection publishes no sign-in URL, so sign-in can only start from its dashboard. Ask your Admin to import metadata with an HTTP-Redirect SingleSignOnService.", t.conn.Name)})
 	}
 	req, err := h.verifier.NewAuthnRequest(cfg, "")
 	if err != nil {

@@ -705,3 +705,47 @@ func TestVerify_MisconfiguredConnection(t *testing.T) {
 		t.Errorf("HTTPStatus = %d, want 500", got)
 	}
 }
+
+func TestVerify_WrappingInsideEncryptedAssertion(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	resp, reqID := f.login(t, samltest.Login{User: alice()})
+	// XSW4 with a duplicated ID, hidden from the shape check inside an
+	// EncryptedAssertion made with the SP's public certificate.
+	forged := samltest.Edit(t, resp, func(doc *etree.Document) {
+		root := doc.Root()
+		samltest.StripSignature(root)
+		orig := samltest.Assertion(t, doc)
+		ev := orig.Copy()
+		samltest.StripSignature(ev)
+		samltest.SetNameID(t, ev, samltest.Evil)
+		idx := orig.Index()
+		root.RemoveChild(orig)
+		ev.AddChild(orig)
+		root.InsertChildAt(idx, ev)
+		samltest.EncryptAssertion(t, doc, f.conn.SP.Cert)
+	})
+	if samltest.Child(samltest.Decode(t, forged).Root(), "EncryptedAssertion") == nil {
+		t.Fatal("not encrypted")
+	}
+
+	a, err := f.verify(t, forged, reqID)
+
+	wantReason(t, a, err, ReasonSignatureInvalid)
+}
+
+func TestVerify_UnsignedEncryptedAssertion(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	resp, reqID := f.login(t, samltest.Login{User: alice()})
+	// Encrypted to us, but signed by no one.
+	forged := samltest.Edit(t, resp, func(doc *etree.Document) {
+		samltest.StripSignature(doc.Root())
+		a := samltest.Assertion(t, doc)
+		samltest.StripSignature(a)
+		samltest.SetNameID(t, a, samltest.Evil)
+		samltest.EncryptAssertion(t, doc, f.conn.SP.Cert)
+	})
+
+	a, err := f.verify(t, forged, reqID)
+
+	wantReason(t, a, err, ReasonUnsigned)
+}

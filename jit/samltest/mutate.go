@@ -1,10 +1,12 @@
 package samltest
 
 import (
+	"crypto/x509"
 	"encoding/base64"
 	"testing"
 
 	"github.com/beevik/etree"
+	"github.com/crewjam/saml/xmlenc"
 )
 
 // Evil is the NameID the attack helpers put in a forged assertion.
@@ -185,4 +187,34 @@ func XSW(t testing.TB, n int, samlResponse string) string {
 		t.Fatalf("samltest: no XSW variant %d", n)
 	}
 	return Encode(t, doc)
+}
+
+// EncryptAssertion replaces the Response's Assertion with an
+// EncryptedAssertion for cert, as crewjam's IdP encrypts by default
+// (RSA-OAEP-MGF1P with SHA-1 key transport, AES-256-GCM). Anyone can do this
+// with the SP's public certificate: encryption proves nothing about who made
+// the assertion.
+func EncryptAssertion(t testing.TB, doc *etree.Document, cert *x509.Certificate) {
+	t.Helper()
+	a := Assertion(t, doc)
+	plain := etree.NewDocument()
+	plain.SetRoot(a.Copy())
+	buf, err := plain.WriteToBytes()
+	if err != nil {
+		t.Fatalf("samltest: %v", err)
+	}
+	enc := xmlenc.OAEP()
+	enc.DigestMethod = &xmlenc.SHA1
+	enc.BlockCipher = xmlenc.AES256GCM
+	data, err := enc.Encrypt(cert, buf, nil)
+	if err != nil {
+		t.Fatalf("samltest: encrypt: %v", err)
+	}
+	data.CreateAttr("Type", "http://www.w3.org/2001/04/xmlenc#Element")
+	ea := etree.NewElement("saml:EncryptedAssertion")
+	ea.CreateAttr("xmlns:saml", "urn:oasis:names:tc:SAML:2.0:assertion")
+	ea.AddChild(data)
+	idx := a.Index()
+	doc.Root().RemoveChild(a)
+	doc.Root().InsertChildAt(idx, ea)
 }
