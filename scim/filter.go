@@ -27,12 +27,23 @@ const (
 	timeField
 )
 
-// filterAttrs lists, per resource kind, the SCIM attribute paths (lower case,
+// filterFields maps, per resource kind, the SCIM attribute paths (lower case,
 // without the core schema URN) that translate into store fields. Everything else
-// is refused with invalidFilter: the store never scans for an attribute it does not
-// index.
-var filterAttrs = map[resourceKind]map[string]store.Field{
-	userResource: {
+// is refused with invalidFilter: the store never scans for an attribute it does
+// not index.
+func filterFields(kind resourceKind) map[string]store.Field {
+	if kind == groupResource {
+		return map[string]store.Field{
+			"id":                store.FieldID,
+			"externalid":        store.FieldExternalID,
+			"displayname":       store.FieldDisplayName,
+			"meta.created":      store.FieldCreated,
+			"meta.lastmodified": store.FieldLastModified,
+			"members":           store.FieldMemberValue, // a complex attribute compares its value
+			"members.value":     store.FieldMemberValue,
+		}
+	}
+	return map[string]store.Field{
 		"id":                store.FieldID,
 		"externalid":        store.FieldExternalID,
 		"username":          store.FieldUserName,
@@ -40,34 +51,31 @@ var filterAttrs = map[resourceKind]map[string]store.Field{
 		"active":            store.FieldActive,
 		"meta.created":      store.FieldCreated,
 		"meta.lastmodified": store.FieldLastModified,
-		"emails":            store.FieldEmailValue, // a complex attribute compares its value
+		"emails":            store.FieldEmailValue,
 		"emails.value":      store.FieldEmailValue,
 		"emails.type":       store.FieldEmailType,
 		"emails.primary":    store.FieldEmailPrimary,
-	},
-	groupResource: {
-		"id":                store.FieldID,
-		"externalid":        store.FieldExternalID,
-		"displayname":       store.FieldDisplayName,
-		"meta.created":      store.FieldCreated,
-		"meta.lastmodified": store.FieldLastModified,
-		"members":           store.FieldMemberValue,
-		"members.value":     store.FieldMemberValue,
-	},
+	}
 }
 
-// multiValued lists the multi-valued attributes that value paths (attr[filter])
-// may select, per resource kind.
-var multiValued = map[resourceKind]map[string]bool{
-	userResource:  {"emails": true},
-	groupResource: {"members": true},
+// valuePathAttr reports whether name (lower case) is the multi-valued attribute
+// that value paths (attr[filter]) may select for the kind.
+func valuePathAttr(kind resourceKind, name string) bool {
+	if kind == groupResource {
+		return name == "members"
+	}
+	return name == "emails"
 }
 
-var fieldTypes = map[store.Field]fieldType{
-	store.FieldActive:       boolField,
-	store.FieldEmailPrimary: boolField,
-	store.FieldCreated:      timeField,
-	store.FieldLastModified: timeField,
+// typeOf is the value type a store field compares with.
+func typeOf(f store.Field) fieldType {
+	switch f {
+	case store.FieldActive, store.FieldEmailPrimary:
+		return boolField
+	case store.FieldCreated, store.FieldLastModified:
+		return timeField
+	}
+	return textField
 }
 
 // coreSchemaURI is the URN a filter may prefix core attributes with.
@@ -123,7 +131,7 @@ func translate(e filter.Expression, kind resourceKind, parent string) (store.Fil
 		if err != nil {
 			return nil, err
 		}
-		if e.AttributePath.SubAttribute != nil || !multiValued[kind][name] {
+		if e.AttributePath.SubAttribute != nil || !valuePathAttr(kind, name) {
 			return nil, invalidFilter("%s is not a multi-valued attribute that can be filtered with [...]", e.AttributePath)
 		}
 		inner, err := translate(e.ValueFilter, kind, name)
@@ -162,12 +170,12 @@ func translateCompare(e *filter.AttributeExpression, kind resourceKind, parent s
 		}
 		key = parent + "." + name
 	}
-	field, ok := filterAttrs[kind][key]
+	field, ok := filterFields(kind)[key]
 	if !ok {
 		return nil, invalidFilter("filtering on %s is not supported; supported attributes: %s", e.AttributePath, supportedList(kind))
 	}
 	op := store.Op(strings.ToLower(string(e.Operator)))
-	typ := fieldTypes[field]
+	typ := typeOf(field)
 	if err := checkOp(op, typ, e.AttributePath.String()); err != nil {
 		return nil, err
 	}
