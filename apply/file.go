@@ -152,7 +152,7 @@ func (e *InvalidError) Error() string {
 // Load reads, decodes and validates the file at path. Metadata files are resolved
 // relative to the file's directory. Problems are returned as *InvalidError.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(path) //nolint:gosec // G304: the operator names the file to apply
 	if err != nil {
 		return nil, fmt.Errorf("apply: %w", err)
 	}
@@ -354,7 +354,7 @@ func (v *validator) connection(path []any, c Connection) ConnectionConfig {
 // readMetadataFile reads the metadata file at path, which the YAML file names as
 // written.
 func readMetadataFile(path, written string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(path) //nolint:gosec // G304: the operator's YAML names the metadata file
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("metadata file %s does not exist (paths are relative to the YAML file's directory)", written)

@@ -66,7 +66,13 @@ func start(t *testing.T, scim http.Handler, extra func(e *echo.Echo)) *harness {
 	return &harness{url: ts.URL, logs: logs, store: st, echo: e}
 }
 
-func get(t *testing.T, url string, hdr map[string]string) (*http.Response, string) {
+// response is what get returns: the body is read and closed already.
+type response struct {
+	StatusCode int
+	Header     http.Header
+}
+
+func get(t *testing.T, url string, hdr map[string]string) (response, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
@@ -84,7 +90,7 @@ func get(t *testing.T, url string, hdr map[string]string) (*http.Response, strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp, string(b)
+	return response{StatusCode: resp.StatusCode, Header: resp.Header}, string(b)
 }
 
 func TestHealthAndReadiness(t *testing.T) {

@@ -36,7 +36,7 @@ func binary(t *testing.T) string {
 		}
 		e2e.bin = filepath.Join(dir, "onramp")
 		if out, err := exec.Command("go", "build", "-o", e2e.bin, ".").CombinedOutput(); err != nil {
-			e2e.err = fmt.Errorf("go build: %v\n%s", err, out)
+			e2e.err = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	if e2e.err != nil {
