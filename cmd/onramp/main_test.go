@@ -284,6 +284,28 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("GET /Users with a bad token = %d, want 401", status)
 	}
 
+	// The SAML endpoints are served for the declared connection.
+	resp, err := http.Get(base + "/saml/acme/okta/metadata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(md), `entityID="http://onramp.test/saml/acme/okta/metadata"`) {
+		t.Errorf("GET SP metadata = %d:\n%s", resp.StatusCode, md)
+	}
+	resp, err = http.Get(base + "/api/v1/me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /api/v1/me without a session = %d, want 401", resp.StatusCode)
+	}
+
 	// A request in flight when SIGTERM arrives is answered before the server exits
 	// 0. "Expect: 100-continue" makes this deterministic: the server sends "100
 	// Continue" only once the handler has started reading the body, so the request
@@ -318,7 +340,7 @@ func TestEndToEnd(t *testing.T) {
 	if _, err := io.WriteString(conn, body); err != nil {
 		t.Fatalf("finishing the in-flight request: %v", err)
 	}
-	resp, err := http.ReadResponse(br, nil)
+	resp, err = http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatalf("in-flight request got no answer: %v", err)
 	}
@@ -365,12 +387,13 @@ func TestServeCreatesDatabase(t *testing.T) {
 }
 
 func TestConfigProblemsAreAllReported(t *testing.T) {
-	_, errOut, code := onramp(t, t.TempDir(), []string{"ONRAMP_LOG_LEVEL=loud"},
-		"serve", "--addr", "no-port", "--base-url", "ftp://example.com/sub", "--db", " ")
+	_, errOut, code := onramp(t, t.TempDir(), []string{"ONRAMP_LOG_LEVEL=loud", "ONRAMP_SAML_KEY=abcd"},
+		"serve", "--addr", "no-port", "--base-url", "ftp://example.com/sub", "--db", " ", "--return-to-origin", "https://app.example.com/path")
 	if code != 2 {
 		t.Errorf("exit code %d, want 2", code)
 	}
-	for _, want := range []string{"ONRAMP_LOG_LEVEL", "--addr", "scheme must be http or https", "must not have a path", "--db"} {
+	for _, want := range []string{"ONRAMP_LOG_LEVEL", "--addr", "scheme must be http or https", "must not have a path", "--db",
+		"--saml-key (ONRAMP_SAML_KEY) is 2 bytes", "--return-to-origin"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}

@@ -29,6 +29,8 @@ type serveCmd struct {
 	dbFlag
 	Addr            string        `name:"addr" env:"ONRAMP_ADDR" default:"localhost:8080" placeholder:"HOST:PORT" help:"Address to listen on (default: ${default})."`
 	BaseURL         string        `name:"base-url" env:"ONRAMP_BASE_URL" default:"http://localhost:8080" placeholder:"URL" help:"Public URL of this server, as identity providers reach it; the SCIM base is BASE/scim/v2 (default: ${default})."`
+	SAMLKey         string        `name:"saml-key" env:"ONRAMP_SAML_KEY" placeholder:"HEX_OR_BASE64" help:"Secret (at least 32 bytes, hex or base64) that signs SAML request-tracking cookies; the same on every replica. Random per start if unset."`
+	ReturnToOrigins []string      `name:"return-to-origin" env:"ONRAMP_RETURN_TO_ORIGINS" placeholder:"ORIGIN" help:"Origin (e.g. https://app.example.com) that SAML sign-in may send the browser back to with return_to; repeatable, or comma-separated in the environment."`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"ONRAMP_SHUTDOWN_TIMEOUT" default:"25s" placeholder:"DURATION" help:"How long SIGTERM waits for in-flight requests before giving up (default: ${default})."`
 }
 
@@ -36,6 +38,12 @@ func (c *serveCmd) validate() []string {
 	ps := c.dbFlag.validate()
 	ps = append(ps, validateAddr("--addr (ONRAMP_ADDR)", c.Addr)...)
 	ps = append(ps, validateBaseURL("--base-url (ONRAMP_BASE_URL)", c.BaseURL)...)
+	if c.SAMLKey != "" {
+		if _, err := decodeSAMLKey(c.SAMLKey); err != nil {
+			ps = append(ps, "--saml-key (ONRAMP_SAML_KEY) "+err.Error())
+		}
+	}
+	ps = append(ps, validateOrigins(c.ReturnToOrigins)...)
 	if c.ShutdownTimeout <= 0 {
 		ps = append(ps, "--shutdown-timeout (ONRAMP_SHUTDOWN_TIMEOUT) must be positive")
 	}
@@ -99,10 +107,15 @@ func (c *serveCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	samlHandler, err := newSAMLHandler(st, c.baseURL(), c.SAMLKey, c.ReturnToOrigins, e.logger)
+	if err != nil {
+		return err
+	}
 	h, err := server.New(server.Config{Store: st, SCIM: scimHandler, Logger: e.logger})
 	if err != nil {
 		return err
 	}
+	samlHandler.Register(h)
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
