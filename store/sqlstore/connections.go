@@ -41,11 +41,11 @@ func (s *Store) CreateConnection(ctx context.Context, c store.Connection, ev sto
 
 // GetConnection returns a connection by ID.
 func (s *Store) GetConnection(ctx context.Context, id store.ConnectionID) (store.Connection, error) {
-	return s.getConn(ctx, s.read, id)
+	return s.getConn(ctx, s.read, s.q.getConn, id)
 }
 
-func (s *Store) getConn(ctx context.Context, q querier, id store.ConnectionID) (store.Connection, error) {
-	c, err := scanConn(q.QueryRowContext(ctx, s.q.getConn, string(id)))
+func (s *Store) getConn(ctx context.Context, q querier, query string, id store.ConnectionID) (store.Connection, error) {
+	c, err := scanConn(q.QueryRowContext(ctx, query, string(id)))
 	if err != nil {
 		return store.Connection{}, s.d.classify(err, fmt.Sprintf("sqlstore: get connection %s", id))
 	}
@@ -77,7 +77,7 @@ func (s *Store) ListConnections(ctx context.Context, org store.OrgID) ([]store.C
 func (s *Store) UpdateConnection(ctx context.Context, id store.ConnectionID, fn func(*store.Connection) error, ev store.AuditEvent) (store.Connection, error) {
 	var out store.Connection
 	err := s.write(ctx, "sqlstore: update connection", func(ctx context.Context, tx *sql.Tx, now time.Time) error {
-		cur, err := s.getConn(ctx, tx, id)
+		cur, err := s.getConn(ctx, tx, s.q.getConnLocked, id)
 		if err != nil {
 			return err
 		}
@@ -122,7 +122,7 @@ func (s *Store) UpdateConnection(ctx context.Context, id store.ConnectionID, fn 
 // accounts it provisioned stay.
 func (s *Store) DeleteConnection(ctx context.Context, id store.ConnectionID, ev store.AuditEvent) error {
 	return s.write(ctx, "sqlstore: delete connection", func(ctx context.Context, tx *sql.Tx, now time.Time) error {
-		cur, err := s.getConn(ctx, tx, id)
+		cur, err := s.getConn(ctx, tx, s.q.getConnLocked, id)
 		if err != nil {
 			return err
 		}
@@ -145,7 +145,7 @@ func (s *Store) DeleteConnection(ctx context.Context, id store.ConnectionID, ev 
 // editOrgConnections rewrites the organization's accessControl.ssoConnections
 // with edit, writing only if it changed.
 func (s *Store) editOrgConnections(ctx context.Context, tx *sql.Tx, org store.OrgID, now time.Time, edit func([]string) []string) error {
-	o, err := s.getOrg(ctx, tx, s.q.getOrg, string(org))
+	o, err := s.getOrg(ctx, tx, s.q.getOrgLocked, string(org))
 	if err != nil {
 		return err
 	}

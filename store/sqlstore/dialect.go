@@ -1,15 +1,19 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/mattn/go-sqlite3"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 
 	"github.com/onramp-dev/onramp/store"
 )
@@ -28,8 +32,34 @@ type dialect struct {
 	// cause reports which store sentinel a driver error means (ErrConflict for a
 	// unique violation, ErrInvalidReference for a foreign key violation), or nil.
 	cause func(err error) error
-	// busy reports whether err says another process holds the write lock.
+	// busy reports whether err says another process holds the write lock
+	// (SQLite; the group-commit writer waits it out).
 	busy func(err error) bool
+	// retry reports whether a write transaction that failed with err was rolled
+	// back by the engine for a reason that makes running it again the right
+	// answer: a serialization failure or a deadlock (PostgreSQL). The per-
+	// transaction writer retries those; the SQLite writer never sees them.
+	retry func(err error) bool
+	// forUpdate and forShare end a SELECT inside a write transaction that reads
+	// rows the write depends on, so that concurrent writers on other connections
+	// queue on them instead of deciding on stale values. forUpdate goes before a
+	// read-modify-write; on PostgreSQL it is FOR NO KEY UPDATE, which does not
+	// block the key-share locks that foreign key checks take, so updating an
+	// organization does not stall inserts that reference it. forShare is for a
+	// row that must stay as read until the write commits (a user being added to a
+	// group or linked to an identity must stay live: FOR SHARE waits for a
+	// concurrent delete and then sees the tombstone). SQLite has one writer and
+	// no row locks, so both are empty there and its SQL is unchanged.
+	forUpdate, forShare string
+	// concurrentWrites says that the engine takes write transactions from many
+	// connections and processes at once and arbitrates them itself (PostgreSQL):
+	// each write then runs in a transaction of its own (txWriter). Without it,
+	// one connection owned by the store does every write (groupWriter).
+	concurrentWrites bool
+	// migrationLock returns the lock that keeps concurrent migrators (replicas
+	// starting together, `onramp migrate` beside `serve`) from applying the same
+	// migration twice, or nil where the engine needs none.
+	migrationLock func(ctx context.Context, db *sql.DB) (lock.SessionLocker, error)
 }
 
 // classify wraps err with the store sentinel it stands for, keeping the driver
@@ -61,7 +91,82 @@ func sqliteDialect() (*dialect, error) {
 		rebind:     func(q string) string { return q },
 		cause:      sqliteCause,
 		busy:       sqliteBusy,
+		retry:      func(error) bool { return false },
+		// SQLite's write lock already serialises migrators: goose applies each
+		// migration in a BEGIN IMMEDIATE transaction and records it there.
+		migrationLock: func(context.Context, *sql.DB) (lock.SessionLocker, error) { return nil, nil },
 	}, nil
+}
+
+func postgresDialect() (*dialect, error) {
+	sub, err := fs.Sub(migrationFiles, "migrations/postgres")
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: postgres migrations: %w", err)
+	}
+	return &dialect{
+		name:       "postgres",
+		goose:      goose.DialectPostgres,
+		migrations: sub,
+		rebind:     dollarRebind,
+		cause:      postgresCause,
+		busy:       func(error) bool { return false },
+		retry:      postgresRetry,
+		forUpdate:  " FOR NO KEY UPDATE",
+		forShare:   " FOR SHARE",
+
+		concurrentWrites: true,
+		migrationLock:    postgresMigrationLock,
+	}, nil
+}
+
+// postgresMigrationLock returns a session-level advisory lock for migrating the
+// schema that db's connections create tables in (the first schema of their
+// search_path). The lock ID is a hash of the database and schema names, so that
+// the stores of one schema exclude each other and those of different schemas (one
+// per test, or several deployments in one database) do not wait on each other.
+// goose polls for the lock every second, for up to five minutes.
+func postgresMigrationLock(ctx context.Context, db *sql.DB) (lock.SessionLocker, error) {
+	var database, schema sql.NullString
+	if err := db.QueryRowContext(ctx, "SELECT current_database(), current_schema()").Scan(&database, &schema); err != nil {
+		return nil, fmt.Errorf("sqlstore: migration lock: %w", err)
+	}
+	if !schema.Valid {
+		return nil, errors.New("sqlstore: migration lock: no schema of the search_path exists to create the tables in")
+	}
+	h := fnv.New64a()
+	h.Write([]byte("onramp migrate\x00" + database.String + "\x00" + schema.String))
+	l, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64())), lock.WithLockTimeout(1, 300))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: migration lock: %w", err)
+	}
+	return l, nil
+}
+
+// PostgreSQL error codes (SQLSTATE) the store acts on.
+const (
+	pgUniqueViolation      = "23505"
+	pgForeignKeyViolation  = "23503"
+	pgSerializationFailure = "40001"
+	pgDeadlockDetected     = "40P01"
+)
+
+func postgresCause(err error) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return nil
+	}
+	switch pe.Code {
+	case pgUniqueViolation:
+		return store.ErrConflict
+	case pgForeignKeyViolation:
+		return store.ErrInvalidReference
+	}
+	return nil
+}
+
+func postgresRetry(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == pgSerializationFailure || pe.Code == pgDeadlockDetected)
 }
 
 func sqliteCause(err error) error {

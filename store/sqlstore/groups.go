@@ -82,11 +82,11 @@ func (s *Store) removeMembers(ctx context.Context, tx *sql.Tx, g store.GroupID, 
 
 // GetGroup returns a group of the organization.
 func (s *Store) GetGroup(ctx context.Context, org store.OrgID, id store.GroupID) (store.Group, error) {
-	return s.getGroup(ctx, s.read, org, id)
+	return s.getGroup(ctx, s.read, s.q.getGroup, org, id)
 }
 
-func (s *Store) getGroup(ctx context.Context, q querier, org store.OrgID, id store.GroupID) (store.Group, error) {
-	g, err := scanGroup(q.QueryRowContext(ctx, s.q.getGroup, string(org), string(id)))
+func (s *Store) getGroup(ctx context.Context, q querier, query string, org store.OrgID, id store.GroupID) (store.Group, error) {
+	g, err := scanGroup(q.QueryRowContext(ctx, query, string(org), string(id)))
 	if err != nil {
 		return store.Group{}, s.d.classify(err, fmt.Sprintf("sqlstore: get group %s", id))
 	}
@@ -150,7 +150,7 @@ func (s *Store) ListUserGroups(ctx context.Context, org store.OrgID, id store.Us
 func (s *Store) UpdateGroup(ctx context.Context, org store.OrgID, id store.GroupID, fn func(*store.Group) error, mc store.MemberChange, ev store.AuditEvent) (store.Group, error) {
 	var out store.Group
 	err := s.write(ctx, "sqlstore: update group", func(ctx context.Context, tx *sql.Tx, now time.Time) error {
-		cur, err := s.getGroup(ctx, tx, org, id)
+		cur, err := s.getGroup(ctx, tx, s.q.getGroupLocked, org, id)
 		if err != nil {
 			return err
 		}
@@ -222,7 +222,7 @@ func (s *Store) changeMembers(ctx context.Context, tx *sql.Tx, g store.Group, mc
 // DeleteGroup deletes a group and its memberships.
 func (s *Store) DeleteGroup(ctx context.Context, org store.OrgID, id store.GroupID, ev store.AuditEvent) error {
 	return s.write(ctx, "sqlstore: delete group", func(ctx context.Context, tx *sql.Tx, now time.Time) error {
-		cur, err := s.getGroup(ctx, tx, org, id)
+		cur, err := s.getGroup(ctx, tx, s.q.getGroupLocked, org, id)
 		if err != nil {
 			return err
 		}

@@ -77,7 +77,7 @@ func (s *Store) insertIdentity(ctx context.Context, tx *sql.Tx, id store.Identit
 // the user's Version or UpdatedAt: a sign-in is not a change to the account.
 func (s *Store) RecordSignIn(ctx context.Context, conn store.ConnectionID, nameID string, at time.Time, ev store.AuditEvent) error {
 	return s.write(ctx, "sqlstore: record sign-in", func(ctx context.Context, tx *sql.Tx, now time.Time) error {
-		id, err := scanIdentity(tx.QueryRowContext(ctx, s.q.getIdentity, string(conn), nameID))
+		id, err := scanIdentity(tx.QueryRowContext(ctx, s.q.getIdentityLocked, string(conn), nameID))
 		if err != nil {
 			return s.d.classify(err, fmt.Sprintf("sqlstore: record sign-in on connection %s", conn))
 		}

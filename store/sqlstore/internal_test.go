@@ -38,29 +38,33 @@ func TestPragmas(t *testing.T) {
 			t.Errorf("%s: PRAGMA %s = %q, want %q", name, pragma, got, want)
 		}
 	}
-	check("writer", "journal_mode", "wal", s.w.db)
-	check("writer", "synchronous", "2", s.w.db) // FULL
-	check("writer", "foreign_keys", "1", s.w.db)
-	check("writer", "busy_timeout", "10000", s.w.db)
+	check("writer", "journal_mode", "wal", groupOf(t, s).db)
+	check("writer", "synchronous", "2", groupOf(t, s).db) // FULL
+	check("writer", "foreign_keys", "1", groupOf(t, s).db)
+	check("writer", "busy_timeout", "10000", groupOf(t, s).db)
 	check("reader", "journal_mode", "wal", s.read)
 	check("reader", "foreign_keys", "1", s.read)
 	check("reader", "query_only", "1", s.read)
-	if n := s.w.db.Stats().MaxOpenConnections; n != 1 {
+	if n := groupOf(t, s).db.Stats().MaxOpenConnections; n != 1 {
 		t.Errorf("writer pool has %d connections, want 1", n)
 	}
 }
 
 func TestOpenRejects(t *testing.T) {
 	ctx := context.Background()
-	for _, dsn := range []string{"postgres://u@h/db", "postgresql://u@h/db", ":memory:", "", "x.db?_fk=0"} {
+	for _, dsn := range []string{":memory:", "", "x.db?_fk=0", "postgres://u@h/db?sslmode=bogus", "postgresql://u@127.0.0.1:0/db?connect_timeout=5"} {
 		s, err := Open(ctx, dsn, nil)
 		if err == nil {
 			_ = s.Close()
 			t.Errorf("Open(%q) succeeded, want an error", dsn)
 		}
 	}
-	if _, err := Open(ctx, "postgres://u@h/db", nil); err == nil || !strings.Contains(err.Error(), "postgres not supported yet") {
-		t.Errorf("Open(postgres) error = %v, want it to say postgres is not supported yet", err)
+	// The DSN's password never reaches an error.
+	for _, dsn := range []string{"postgres://u:s3cr3t@127.0.0.1:0/db?connect_timeout=5", "postgres://u:s3cr3t@h/db?sslmode=bogus"} {
+		_, err := Open(ctx, dsn, nil)
+		if err == nil || strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("Open(postgres with a password) error = %v, want one without the password", err)
+		}
 	}
 }
 

@@ -1,7 +1,8 @@
 package sqlstore
 
 import (
-	"database/sql"
+	"errors"
+	"io/fs"
 	"path/filepath"
 	"testing"
 
@@ -13,16 +14,21 @@ import (
 // that every later migration keeps this data readable through the Store API.
 const fixtureVersion = 1
 
-// TestMigrationsKeepData migrates a new database to fixtureVersion, inserts rows
-// with plain SQL as that schema had them, migrates to the latest version (as Open
-// does) and reads the rows back through the Store API.
+// TestMigrationsKeepData runs the data-survival test on a SQLite file.
 func TestMigrationsKeepData(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "onramp.db")
-	d, wdb, rdb, err := openDBs(path, 1)
+	testMigrationsKeepData(t, filepath.Join(t.TempDir(), "onramp.db"))
+}
+
+// testMigrationsKeepData migrates a new database to fixtureVersion, inserts rows
+// with plain SQL as that schema had them, migrates to the latest version (as Open
+// does) and reads the rows back through the Store API. The fixture SQL is
+// portable: '?' placeholders rebound for the dialect, booleans as arguments.
+func testMigrationsKeepData(t *testing.T, dsn string) {
+	db, err := openDBs(dsn, options{readers: 1, maxConns: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := newMigrator(d, wdb, nil)
+	p, err := newMigrator(t.Context(), db.d, db.write, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,20 +37,21 @@ func TestMigrationsKeepData(t *testing.T) {
 	}
 	exec := func(q string, args ...any) {
 		t.Helper()
-		if _, err := wdb.ExecContext(t.Context(), q, args...); err != nil {
+		if _, err := db.write.ExecContext(t.Context(), db.d.rebind(q), args...); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
 	const created = int64(1767225600000000) // 2026-01-01T00:00:00Z in microseconds
 	exec(`INSERT INTO orgs (id, slug, name, jit_email_domains, jit_sso_connections, access_email_domains,
-		access_sso_connections, created_at, updated_at) VALUES ('o1', 'acme', 'Acme', 1, 0, '["acme.com"]', '[]', ?, ?)`, created, created)
+		access_sso_connections, created_at, updated_at) VALUES ('o1', 'acme', 'Acme', ?, ?, '["acme.com"]', '[]', ?, ?)`,
+		true, false, created, created)
 	exec(`INSERT INTO users (id, org_id, user_name, user_name_lower, external_id, display_name, display_name_lower,
 		given_name, family_name, emails, active, role, custom, source, connection_id, resource, version, created_at,
 		updated_at) VALUES ('u1', 'o1', 'Ann', 'ann', 'x1', 'Ann S', 'ann s', 'Ann', 'S',
-		'[{"value":"Ann@Acme.com","type":"work","primary":true}]', 1, 'Member', '{"team":"blue"}', 'scim', '',
-		'{"userName":"Ann"}', 3, ?, ?)`, created, created)
+		'[{"value":"Ann@Acme.com","type":"work","primary":true}]', ?, 'Member', '{"team":"blue"}', 'scim', '',
+		'{"userName":"Ann"}', 3, ?, ?)`, true, created, created)
 	exec(`INSERT INTO user_emails (user_id, org_id, pos, value_lower, type_lower, "primary")
-		VALUES ('u1', 'o1', 0, 'ann@acme.com', 'work', 1)`)
+		VALUES ('u1', 'o1', 0, 'ann@acme.com', 'work', ?)`, true)
 	exec(`INSERT INTO audit_events (org_id, time, actor, action, user_id, group_id, connection_id, rule, detail)
 		VALUES ('o1', ?, 'operator', 'user.created', 'u1', '', '', '', NULL)`, created)
 	check := func(err error) {
@@ -53,13 +60,12 @@ func TestMigrationsKeepData(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	check(wdb.Close())
-	check(rdb.Close())
+	check(db.close())
 
-	s := openAt(t, path) // migrates to the latest version
-	latest, err := schemaVersion(t, s.w.db)
+	s := openDSN(t, dsn) // migrates to the latest version
+	latest, err := schemaVersion(t, s)
 	check(err)
-	if want := int64(len(mustMigrations(t))); latest != want {
+	if want := int64(len(mustMigrations(t, s.d))); latest != want {
 		t.Errorf("schema version %d after Open, want %d", latest, want)
 	}
 	o, err := s.GetOrgBySlug(t.Context(), "acme")
@@ -78,9 +84,14 @@ func TestMigrationsKeepData(t *testing.T) {
 		len(u.Emails) != 1 || !u.Emails[0].Primary || string(u.Resource) != `{"userName":"Ann"}` {
 		t.Errorf("user = %+v", u)
 	}
+	evs, err := s.ListEvents(t.Context(), "o1", store.AuditQuery{Action: "user.created"})
+	check(err)
+	if len(evs) != 1 || evs[0].UserID != "u1" || evs[0].Time.UnixMicro() != created {
+		t.Errorf("events = %+v", evs)
+	}
 	// The migrated data keeps working for writes.
-	if _, err := s.CreateUser(t.Context(), store.User{OrgID: "o1", UserName: "ANN"}, store.AuditEvent{}); err == nil {
-		t.Error("a duplicate of the migrated user was accepted")
+	if _, err := s.CreateUser(t.Context(), store.User{OrgID: "o1", UserName: "ANN"}, store.AuditEvent{}); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("a duplicate of the migrated user: err = %v, want ErrConflict", err)
 	}
 	if _, err := s.UpdateUser(t.Context(), "o1", "u1", func(u *store.User) error { u.Active = false; return nil }, store.AuditEvent{}); err != nil {
 		t.Error(err)
@@ -90,40 +101,40 @@ func TestMigrationsKeepData(t *testing.T) {
 // TestMigrate: the operator's migrate command brings a new file to the latest
 // version and is idempotent.
 func TestMigrate(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "onramp.db")
+	testMigrateTwice(t, filepath.Join(t.TempDir(), "onramp.db"))
+}
+
+func testMigrateTwice(t *testing.T, dsn string) {
 	for range 2 {
-		if err := Migrate(t.Context(), path, nil); err != nil {
+		if err := Migrate(t.Context(), dsn, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	s := openAt(t, path)
-	v, err := schemaVersion(t, s.w.db)
+	s := openDSN(t, dsn)
+	v, err := schemaVersion(t, s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := int64(len(mustMigrations(t))); v != want {
+	if want := int64(len(mustMigrations(t, s.d))); v != want {
 		t.Errorf("version %d, want %d", v, want)
 	}
 }
 
-func schemaVersion(t *testing.T, db *sql.DB) (int64, error) {
+func schemaVersion(t *testing.T, s *Store) (int64, error) {
 	t.Helper()
-	d, err := sqliteDialect()
-	if err != nil {
-		return 0, err
-	}
-	p, err := newMigrator(d, db, nil)
+	p, err := newMigrator(t.Context(), s.d, writeDB(t, s), nil)
 	if err != nil {
 		return 0, err
 	}
 	return p.GetDBVersion(t.Context())
 }
 
-func mustMigrations(t *testing.T) []string {
+// mustMigrations lists the dialect's embedded migration files.
+func mustMigrations(t *testing.T, d *dialect) []string {
 	t.Helper()
-	files, err := filepath.Glob("migrations/sqlite/*.sql")
+	files, err := fs.Glob(d.migrations, "*.sql")
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no migrations found: %v", err)
+		t.Fatalf("no %s migrations found: %v", d.name, err)
 	}
 	return files
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" database/sql driver
 	"github.com/pressly/goose/v3"
 
@@ -20,16 +22,17 @@ import (
 //go:embed migrations
 var migrationFiles embed.FS
 
-// Store is the SQL implementation of store.Store. Writes go through one writer
-// goroutine that commits them in groups (see writer.go); reads use a separate
-// pool of connections.
+// Store is the SQL implementation of store.Store. Writes go through its writer:
+// on SQLite one goroutine that commits them in groups (writer.go), on PostgreSQL
+// a transaction per write on the shared pool (txwriter.go). Reads use the read
+// pool: a separate one on SQLite, the same one on PostgreSQL.
 type Store struct {
 	d    *dialect
 	q    queries
 	log  *slog.Logger
 	now  func() time.Time
 	read *sql.DB
-	w    *writer
+	w    writer
 }
 
 var _ store.Store = (*Store)(nil)
@@ -41,6 +44,7 @@ type options struct {
 	now      func() time.Time
 	readers  int
 	maxBatch int
+	maxConns int
 }
 
 // WithNow sets the clock the store stamps CreatedAt, UpdatedAt, DeletedAt and
@@ -49,85 +53,140 @@ func WithNow(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
 }
 
-// WithReaders sets the size of the reader connection pool (default: the larger
-// of 4 and GOMAXPROCS).
+// WithReaders sets the size of SQLite's reader connection pool (default: the
+// larger of 4 and GOMAXPROCS).
 func WithReaders(n int) Option {
 	return func(o *options) { o.readers = n }
 }
 
-// WithMaxBatch caps how many write jobs share one transaction (default 128;
-// 1 turns group commit off, which the benchmarks use for comparison).
+// WithMaxBatch caps how many SQLite write jobs share one transaction (default
+// 128; 1 turns group commit off, which the benchmarks use for comparison).
 func WithMaxBatch(n int) Option {
 	return func(o *options) { o.maxBatch = n }
 }
 
+// WithMaxConns caps the PostgreSQL connections the store opens, shared by reads
+// and writes (default 16; see doc.go on sizing it for several replicas).
+func WithMaxConns(n int) Option {
+	return func(o *options) { o.maxConns = n }
+}
+
 // Open opens the store named by dsn, creating and migrating it to the latest
 // schema. A DSN starting with postgres:// or postgresql:// selects PostgreSQL
-// (not supported yet); anything else is the path of a SQLite database file,
-// created if missing. logger may be nil.
+// (through pgx; the schema is the first of the connection's search_path, which
+// the DSN may set with search_path=…); anything else is the path of a SQLite
+// database file, created if missing. logger may be nil.
 func Open(ctx context.Context, dsn string, logger *slog.Logger, opts ...Option) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	o := options{now: time.Now, readers: max(4, runtime.GOMAXPROCS(0)), maxBatch: 128}
+	o := options{now: time.Now, readers: max(4, runtime.GOMAXPROCS(0)), maxBatch: 128, maxConns: 16}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.readers < 1 || o.maxBatch < 1 {
-		return nil, errors.New("sqlstore: readers and max batch must be at least 1")
+	if o.readers < 1 || o.maxBatch < 1 || o.maxConns < 1 {
+		return nil, errors.New("sqlstore: readers, max batch and max connections must be at least 1")
 	}
-	d, wdb, rdb, err := openDBs(dsn, o.readers)
+	db, err := openDBs(dsn, o)
 	if err != nil {
 		return nil, err
 	}
-	if err := migrate(ctx, d, wdb, logger); err != nil {
-		_ = wdb.Close()
-		_ = rdb.Close()
+	if err := migrate(ctx, db.d, db.write, logger); err != nil {
+		_ = db.close()
 		return nil, err
 	}
 	s := &Store{
-		d:    d,
-		q:    newQueries(d.rebind),
+		d:    db.d,
+		q:    newQueries(db.d),
 		log:  logger,
 		now:  o.now,
-		read: rdb,
+		read: db.read,
 	}
-	s.w = startWriter(wdb, d, logger, o.maxBatch)
+	if db.d.concurrentWrites {
+		s.w = newTxWriter(db.write, db.d, logger)
+	} else {
+		s.w = startGroupWriter(db.write, db.d, logger, o.maxBatch)
+	}
 	return s, nil
 }
 
 // Migrate brings the database named by dsn to the latest schema and closes it.
-// It is what `onramp migrate` runs; Open migrates too.
+// It is what `onramp migrate` runs; Open migrates too. Concurrent migrators of
+// one database (or PostgreSQL schema) are safe: one applies the migrations, the
+// others wait for it and find nothing left to do.
 func Migrate(ctx context.Context, dsn string, logger *slog.Logger) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	d, wdb, rdb, err := openDBs(dsn, 1)
+	db, err := openDBs(dsn, options{readers: 1, maxConns: 2})
 	if err != nil {
 		return err
 	}
-	defer func() {
-		_ = wdb.Close()
-		_ = rdb.Close()
-	}()
-	return migrate(ctx, d, wdb, logger)
+	defer func() { _ = db.close() }()
+	return migrate(ctx, db.d, db.write, logger)
 }
 
-// openDBs picks the dialect from the DSN and opens the writer (one connection) and
-// reader pools.
-func openDBs(dsn string, readers int) (*dialect, *sql.DB, *sql.DB, error) {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		return nil, nil, nil, errors.New("sqlstore: postgres not supported yet")
+// dbs is an opened database: its dialect, the pool writes and migrations use and
+// the pool reads use (the same one on PostgreSQL).
+type dbs struct {
+	d           *dialect
+	write, read *sql.DB
+}
+
+func (db dbs) close() error {
+	err := db.write.Close()
+	if db.read != db.write {
+		err = errors.Join(err, db.read.Close())
+	}
+	return err
+}
+
+// isPostgres reports whether dsn names a PostgreSQL database.
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// openDBs picks the dialect from the DSN and opens its pools.
+func openDBs(dsn string, o options) (dbs, error) {
+	if isPostgres(dsn) {
+		d, err := postgresDialect()
+		if err != nil {
+			return dbs{}, err
+		}
+		db, err := openPostgres(dsn, o.maxConns)
+		if err != nil {
+			return dbs{}, err
+		}
+		return dbs{d: d, write: db, read: db}, nil
 	}
 	d, err := sqliteDialect()
 	if err != nil {
-		return nil, nil, nil, err
+		return dbs{}, err
 	}
-	wdb, rdb, err := openSQLite(dsn, readers)
+	wdb, rdb, err := openSQLite(dsn, o.readers)
 	if err != nil {
-		return nil, nil, nil, err
+		return dbs{}, err
 	}
-	return d, wdb, rdb, nil
+	return dbs{d: d, write: wdb, read: rdb}, nil
+}
+
+// openPostgres opens a pgx connection pool through database/sql. The DSN is
+// never part of an error or log line: it may hold a password.
+func openPostgres(dsn string, maxConns int) (*sql.DB, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// pgx redacts the password from its parse errors.
+		return nil, fmt.Errorf("sqlstore: postgres DSN: %w", err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	// Reads and writes share the pool; a write holds a connection for its
+	// transaction only. Connections are recycled now and then so that a pool
+	// rebalances after a failover or a pooler restart.
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
+	db.SetConnMaxLifetime(30 * time.Minute)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	return db, nil
 }
 
 // SQLite connection settings; doc.go explains each choice.
@@ -173,7 +232,7 @@ func openSQLite(path string, readers int) (wdb, rdb *sql.DB, err error) {
 }
 
 func migrate(ctx context.Context, d *dialect, db *sql.DB, logger *slog.Logger) error {
-	p, err := newMigrator(d, db, logger)
+	p, err := newMigrator(ctx, d, db, logger)
 	if err != nil {
 		return err
 	}
@@ -188,22 +247,32 @@ func migrate(ctx context.Context, d *dialect, db *sql.DB, logger *slog.Logger) e
 }
 
 // newMigrator returns a goose provider over the dialect's embedded migrations,
-// with goose's global registry of Go migrations turned off.
-func newMigrator(d *dialect, db *sql.DB, logger *slog.Logger) (*goose.Provider, error) {
+// with goose's global registry of Go migrations turned off and the dialect's
+// migration lock, if it has one.
+func newMigrator(ctx context.Context, d *dialect, db *sql.DB, logger *slog.Logger) (*goose.Provider, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	p, err := goose.NewProvider(d.goose, db, d.migrations,
+	popts := []goose.ProviderOption{
 		goose.WithDisableGlobalRegistry(true),
 		goose.WithSlog(logger),
-	)
+	}
+	l, err := d.migrationLock(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if l != nil {
+		popts = append(popts, goose.WithSessionLocker(l))
+	}
+	p, err := goose.NewProvider(d.goose, db, d.migrations, popts...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: migrations: %w", err)
 	}
 	return p, nil
 }
 
-// Ping reports whether both the reader pool and the writer are usable.
+// Ping reports whether both the reader pool and the writer are usable (on
+// PostgreSQL, that a transaction can begin and commit).
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.read.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlstore: ping: %w", err)
@@ -211,7 +280,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.w.do(ctx, "ping", func(ctx context.Context, tx *sql.Tx) error { return nil })
 }
 
-// Close stops accepting writes, commits the queued ones, and closes the database.
+// Close stops accepting writes, finishes the ones already submitted (SQLite:
+// commits the queued jobs; PostgreSQL: waits for the transactions under way), and
+// closes the database.
 func (s *Store) Close() error {
 	werr := s.w.close()
 	rerr := s.read.Close()

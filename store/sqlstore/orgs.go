@@ -85,7 +85,7 @@ func (s *Store) ListOrgs(ctx context.Context) ([]store.Org, error) {
 func (s *Store) UpdateOrg(ctx context.Context, id store.OrgID, fn func(*store.Org) error, ev store.AuditEvent) (store.Org, error) {
 	var out store.Org
 	err := s.write(ctx, "sqlstore: update org", func(ctx context.Context, tx *sql.Tx, now time.Time) error {
-		cur, err := s.getOrg(ctx, tx, s.q.getOrg, string(id))
+		cur, err := s.getOrg(ctx, tx, s.q.getOrgLocked, string(id))
 		if err != nil {
 			return err
 		}

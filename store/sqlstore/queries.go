@@ -18,41 +18,44 @@ const (
 )
 
 // queries holds every static statement, rebound for the dialect once, when the
-// store is opened. The SQL itself is portable between SQLite and PostgreSQL.
-// Queries built at run time (filters, audit listing) are rebound as they are built.
+// store is opened. The SQL itself is portable between SQLite and PostgreSQL; the
+// *Locked variants are the reads a write transaction bases its write on, ending in
+// the dialect's row-lock clause (see dialect.forUpdate). Queries built at run time
+// (filters, audit listing) are rebound as they are built.
 type queries struct {
 	insertEvent string
 
-	insertOrg, getOrg, getOrgBySlug, listOrgs, updateOrg string
+	insertOrg, getOrg, getOrgLocked, getOrgBySlug, listOrgs, updateOrg string
 
-	insertConn, getConn, getConnBySlug, listConns, updateConn, deleteConn string
-	deleteConnTokens, deleteConnIdentities, deleteConnAssertions          string
+	insertConn, getConn, getConnLocked, getConnBySlug, listConns, updateConn, deleteConn string
+	deleteConnTokens, deleteConnIdentities, deleteConnAssertions                         string
 
 	insertUser, insertEmail, deleteEmails, getUser, getLiveUser, updateUser string
 	tombstoneUser, deleteUserSessions, touchUserGroups, deleteUserMembers   string
 	isLiveUser                                                              string
 
-	insertGroup, getGroup, updateGroup, deleteGroup, deleteGroupMembers string
-	listMembers, memberIDs, addMember, removeMember, listUserGroups     string
-	groupExists                                                         string
+	insertGroup, getGroup, getGroupLocked, updateGroup, deleteGroup, deleteGroupMembers string
+	listMembers, memberIDs, addMember, removeMember, listUserGroups                     string
+	groupExists                                                                         string
 
-	insertIdentity, getIdentity, listIdentities, signInIdentity, signInUser, connOrg string
+	insertIdentity, getIdentity, getIdentityLocked, listIdentities, signInIdentity, signInUser, connOrg string
 
-	insertToken, getToken, listTokens, revokeToken string
+	insertToken, getToken, getTokenLocked, listTokens, revokeToken string
 
 	insertSession, getSession, touchSession, deleteSession, deleteExpiredSessions string
 
 	insertAssertion, purgeAssertions string
 }
 
-func newQueries(rebind func(string) string) queries {
-	r := rebind
+func newQueries(d *dialect) queries {
+	r := d.rebind
 	return queries{
 		insertEvent: r(`INSERT INTO audit_events (org_id, time, actor, action, user_id, group_id,
 			connection_id, rule, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 
 		insertOrg:    r(`INSERT INTO orgs (` + orgCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		getOrg:       r(`SELECT ` + orgCols + ` FROM orgs WHERE id = ?`),
+		getOrgLocked: r(`SELECT ` + orgCols + ` FROM orgs WHERE id = ?` + d.forUpdate),
 		getOrgBySlug: r(`SELECT ` + orgCols + ` FROM orgs WHERE slug = ?`),
 		listOrgs:     r(`SELECT ` + orgCols + ` FROM orgs ORDER BY slug`),
 		updateOrg: r(`UPDATE orgs SET slug = ?, name = ?, jit_email_domains = ?, jit_sso_connections = ?,
@@ -60,6 +63,7 @@ func newQueries(rebind func(string) string) queries {
 
 		insertConn:    r(`INSERT INTO connections (` + connCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		getConn:       r(`SELECT ` + connCols + ` FROM connections WHERE id = ?`),
+		getConnLocked: r(`SELECT ` + connCols + ` FROM connections WHERE id = ?` + d.forUpdate),
 		getConnBySlug: r(`SELECT ` + connCols + ` FROM connections WHERE org_id = ? AND slug = ?`),
 		listConns:     r(`SELECT ` + connCols + ` FROM connections WHERE org_id = ? ORDER BY slug`),
 		updateConn: r(`UPDATE connections SET slug = ?, name = ?, idp_metadata_xml = ?, jit_provisioning = ?,
@@ -78,7 +82,8 @@ func newQueries(rebind func(string) string) queries {
 			VALUES (?, ?, ?, ?, ?, ?)`),
 		deleteEmails: r(`DELETE FROM user_emails WHERE user_id = ?`),
 		getUser:      r(`SELECT ` + userCols + ` FROM users u WHERE u.org_id = ? AND u.id = ?`),
-		getLiveUser:  r(`SELECT ` + userCols + ` FROM users u WHERE u.org_id = ? AND u.id = ? AND u.deleted_at IS NULL`),
+		getLiveUser: r(`SELECT ` + userCols + ` FROM users u WHERE u.org_id = ? AND u.id = ? AND u.deleted_at IS NULL` +
+			d.forUpdate),
 		updateUser: r(`UPDATE users SET user_name = ?, user_name_lower = ?, external_id = ?, display_name = ?,
 			display_name_lower = ?, given_name = ?, family_name = ?, emails = ?, active = ?, role = ?,
 			custom = ?, source = ?, connection_id = ?, resource = ?, version = ?, updated_at = ?
@@ -89,11 +94,12 @@ func newQueries(rebind func(string) string) queries {
 		touchUserGroups: r(`UPDATE groups SET version = version + 1, updated_at = ?
 			WHERE id IN (SELECT group_id FROM group_members WHERE user_id = ?)`),
 		deleteUserMembers: r(`DELETE FROM group_members WHERE user_id = ?`),
-		isLiveUser:        r(`SELECT 1 FROM users WHERE org_id = ? AND id = ? AND deleted_at IS NULL`),
+		isLiveUser:        r(`SELECT 1 FROM users WHERE org_id = ? AND id = ? AND deleted_at IS NULL` + d.forShare),
 
 		insertGroup: r(`INSERT INTO groups (id, org_id, display_name, display_name_lower, external_id,
 			connection_id, resource, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		getGroup: r(`SELECT ` + groupCols + ` FROM groups g WHERE g.org_id = ? AND g.id = ?`),
+		getGroup:       r(`SELECT ` + groupCols + ` FROM groups g WHERE g.org_id = ? AND g.id = ?`),
+		getGroupLocked: r(`SELECT ` + groupCols + ` FROM groups g WHERE g.org_id = ? AND g.id = ?` + d.forUpdate),
 		updateGroup: r(`UPDATE groups SET display_name = ?, display_name_lower = ?, external_id = ?,
 			connection_id = ?, resource = ?, version = ?, updated_at = ? WHERE id = ?`),
 		deleteGroup:        r(`DELETE FROM groups WHERE org_id = ? AND id = ?`),
@@ -110,16 +116,19 @@ func newQueries(rebind func(string) string) queries {
 
 		insertIdentity: r(`INSERT INTO identities (` + identityCols + `) VALUES (?, ?, ?, ?, ?, ?)`),
 		getIdentity:    r(`SELECT ` + identityCols + ` FROM identities WHERE connection_id = ? AND name_id = ?`),
+		getIdentityLocked: r(`SELECT ` + identityCols + ` FROM identities WHERE connection_id = ? AND name_id = ?` +
+			d.forUpdate),
 		listIdentities: r(`SELECT ` + identityCols + ` FROM identities WHERE org_id = ? AND user_id = ?
 			ORDER BY created_at, connection_id, name_id`),
 		signInIdentity: r(`UPDATE identities SET last_sign_in_at = ? WHERE connection_id = ? AND name_id = ?`),
 		signInUser:     r(`UPDATE users SET last_sign_in_at = ? WHERE id = ?`),
 		connOrg:        r(`SELECT org_id FROM connections WHERE id = ?`),
 
-		insertToken: r(`INSERT INTO tokens (` + tokenCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-		getToken:    r(`SELECT ` + tokenCols + ` FROM tokens WHERE id = ?`),
-		listTokens:  r(`SELECT ` + tokenCols + ` FROM tokens WHERE org_id = ? ORDER BY created_at, id`),
-		revokeToken: r(`UPDATE tokens SET revoked_at = ? WHERE org_id = ? AND id = ? AND revoked_at IS NULL`),
+		insertToken:    r(`INSERT INTO tokens (` + tokenCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		getToken:       r(`SELECT ` + tokenCols + ` FROM tokens WHERE id = ?`),
+		getTokenLocked: r(`SELECT ` + tokenCols + ` FROM tokens WHERE id = ?` + d.forUpdate),
+		listTokens:     r(`SELECT ` + tokenCols + ` FROM tokens WHERE org_id = ? ORDER BY created_at, id`),
+		revokeToken:    r(`UPDATE tokens SET revoked_at = ? WHERE org_id = ? AND id = ? AND revoked_at IS NULL`),
 
 		insertSession:         r(`INSERT INTO sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?)`),
 		getSession:            r(`SELECT ` + sessionCols + ` FROM sessions WHERE id_hash = ?`),

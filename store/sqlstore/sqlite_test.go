@@ -28,6 +28,15 @@ func TestSQLite(t *testing.T) {
 	}, storetest.Capabilities{Parallel: true})
 }
 
+func mustSQLiteDialect(t testing.TB) *dialect {
+	t.Helper()
+	d, err := sqliteDialect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 // benchOpen opens a store on a new file for a benchmark.
 func benchOpen(opts ...Option) storetest.BenchOpen {
 	return func(b *testing.B) store.Store {
@@ -80,7 +89,7 @@ func BenchmarkRawInsert(b *testing.B) {
 				access_email_domains, access_sso_connections, created_at, updated_at) VALUES ('o1', 'o1', 'o1', 0, 0, '[]', '[]', 0, 0)`); err != nil {
 				b.Fatal(err)
 			}
-			q := newQueries(func(q string) string { return q }).insertUser
+			q := newQueries(mustSQLiteDialect(b)).insertUser
 			var n atomic.Int64
 			insert := func() error {
 				i := n.Add(1)
@@ -137,7 +146,7 @@ func BenchmarkGroupCommit(b *testing.B) {
 				b.Fatal(err)
 			}
 			var n atomic.Int64
-			commits, jobs := s.w.commits.Load(), s.w.committed.Load()
+			commits, jobs := groupOf(b, s).commits.Load(), groupOf(b, s).committed.Load()
 			b.ResetTimer()
 			b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
 			b.RunParallel(func(pb *testing.PB) {
@@ -152,8 +161,8 @@ func BenchmarkGroupCommit(b *testing.B) {
 			})
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
-			if c := s.w.commits.Load() - commits; c > 0 {
-				b.ReportMetric(float64(s.w.committed.Load()-jobs)/float64(c), "jobs/commit")
+			if c := groupOf(b, s).commits.Load() - commits; c > 0 {
+				b.ReportMetric(float64(groupOf(b, s).committed.Load()-jobs)/float64(c), "jobs/commit")
 			}
 		})
 	}

@@ -71,7 +71,7 @@ func (s *Store) ListTokens(ctx context.Context, org store.OrgID) ([]store.Token,
 // is not an error; ErrNotFound if the organization has no such token.
 func (s *Store) RevokeToken(ctx context.Context, org store.OrgID, id store.TokenID, ev store.AuditEvent) error {
 	return s.write(ctx, "sqlstore: revoke token", func(ctx context.Context, tx *sql.Tx, now time.Time) error {
-		t, err := scanToken(tx.QueryRowContext(ctx, s.q.getToken, string(id)))
+		t, err := scanToken(tx.QueryRowContext(ctx, s.q.getTokenLocked, string(id)))
 		if err == nil && t.OrgID != org {
 			err = sql.ErrNoRows
 		}

@@ -14,6 +14,20 @@ import (
 // errClosed is returned for writes submitted after Close.
 var errClosed = errors.New("sqlstore: store is closed")
 
+// writer runs the store's writes. Every write method hands it one function that
+// does the write's statements in a transaction; do returns nil only after that
+// transaction committed. There are two: groupWriter (SQLite: one connection, one
+// goroutine, many writes per COMMIT) and txWriter (PostgreSQL: a transaction of
+// its own per write on the shared pool, retried on serialization failures and
+// deadlocks). Either may run fn more than once or not at all; it runs it to
+// completion at most once per commit.
+type writer interface {
+	do(ctx context.Context, name string, fn func(ctx context.Context, tx *sql.Tx) error) error
+	// close stops accepting writes, lets the ones under way finish and releases
+	// what the writer owns.
+	close() error
+}
+
 // A job is one write: one store method call. fn runs inside the batch's
 // transaction, between SAVEPOINT and RELEASE.
 type job struct {
@@ -28,10 +42,10 @@ type result struct {
 	panic any // a panic in fn, re-raised in the caller's goroutine
 }
 
-// writer owns the one write connection. Its goroutine takes queued jobs, runs up to
+// groupWriter owns the one write connection. Its goroutine takes queued jobs, runs up to
 // maxBatch of them in one transaction, each inside its own savepoint, commits once
 // and then answers every caller: group commit, one fsync for many writes.
-type writer struct {
+type groupWriter struct {
 	db       *sql.DB
 	d        *dialect
 	log      *slog.Logger
@@ -47,8 +61,8 @@ type writer struct {
 	exited chan struct{}
 }
 
-func startWriter(db *sql.DB, d *dialect, log *slog.Logger, maxBatch int) *writer {
-	w := &writer{
+func startGroupWriter(db *sql.DB, d *dialect, log *slog.Logger, maxBatch int) *groupWriter {
+	w := &groupWriter{
 		db:       db,
 		d:        d,
 		log:      log,
@@ -65,7 +79,7 @@ func startWriter(db *sql.DB, d *dialect, log *slog.Logger, maxBatch int) *writer
 // while the job is still queued, the job is dropped and ctx's error returned;
 // once the writer has started the job, do waits for the true outcome (so a
 // returned error never hides a committed write).
-func (w *writer) do(ctx context.Context, name string, fn func(ctx context.Context, tx *sql.Tx) error) error {
+func (w *groupWriter) do(ctx context.Context, name string, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -80,7 +94,7 @@ func (w *writer) do(ctx context.Context, name string, fn func(ctx context.Contex
 	return r.err
 }
 
-func (w *writer) enqueue(ctx context.Context, j *job) error {
+func (w *groupWriter) enqueue(ctx context.Context, j *job) error {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.closed {
@@ -96,7 +110,7 @@ func (w *writer) enqueue(ctx context.Context, j *job) error {
 
 // close stops accepting jobs, lets the writer run the queued ones, and closes the
 // write connection.
-func (w *writer) close() error {
+func (w *groupWriter) close() error {
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
@@ -113,7 +127,7 @@ func (w *writer) close() error {
 	return nil
 }
 
-func (w *writer) loop() {
+func (w *groupWriter) loop() {
 	defer close(w.exited)
 	batch := make([]*job, 0, w.maxBatch)
 	for first := range w.jobs {
@@ -136,7 +150,7 @@ func (w *writer) loop() {
 }
 
 // run executes one batch and answers its callers.
-func (w *writer) run(batch []*job) {
+func (w *groupWriter) run(batch []*job) {
 	results := make([]result, len(batch))
 	live := make([]bool, len(batch)) // jobs whose fn succeeded: they wait on COMMIT
 	pending := 0
@@ -194,7 +208,7 @@ func (w *writer) run(batch []*job) {
 // begin starts the batch's transaction (BEGIN IMMEDIATE). The busy timeout makes
 // SQLite wait for a writer in another process; if it still reports busy, begin
 // keeps trying, so that no caller ever sees SQLITE_BUSY.
-func (w *writer) begin() (*sql.Tx, error) {
+func (w *groupWriter) begin() (*sql.Tx, error) {
 	backoff := 10 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		// Not the callers' contexts: cancelling a statement interrupts SQLite,
@@ -212,7 +226,7 @@ func (w *writer) begin() (*sql.Tx, error) {
 // runJob runs one job inside a savepoint. A failing job's savepoint is rolled
 // back, leaving the rest of the batch intact. fatal is set when the transaction
 // itself is broken.
-func (w *writer) runJob(tx *sql.Tx, j *job) (res result, fatal error) {
+func (w *groupWriter) runJob(tx *sql.Tx, j *job) (res result, fatal error) {
 	ctx := context.WithoutCancel(j.ctx)
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
 		return result{err: fmt.Errorf("%s: savepoint: %w", j.name, err)}, err
@@ -229,7 +243,7 @@ func (w *writer) runJob(tx *sql.Tx, j *job) (res result, fatal error) {
 	return res, nil
 }
 
-func (w *writer) call(ctx context.Context, tx *sql.Tx, j *job) (res result) {
+func (w *groupWriter) call(ctx context.Context, tx *sql.Tx, j *job) (res result) {
 	defer func() {
 		if p := recover(); p != nil {
 			res = result{panic: p}
@@ -239,7 +253,7 @@ func (w *writer) call(ctx context.Context, tx *sql.Tx, j *job) (res result) {
 }
 
 // fail gives err to every job still waiting on the batch's COMMIT and answers all.
-func (w *writer) fail(batch []*job, results []result, live []bool, err error) {
+func (w *groupWriter) fail(batch []*job, results []result, live []bool, err error) {
 	for i := range batch {
 		if live[i] {
 			results[i].err = fmt.Errorf("%s: %w", batch[i].name, err)
@@ -248,7 +262,7 @@ func (w *writer) fail(batch []*job, results []result, live []bool, err error) {
 	w.answer(batch, results)
 }
 
-func (w *writer) answer(batch []*job, results []result) {
+func (w *groupWriter) answer(batch []*job, results []result) {
 	for i, j := range batch {
 		j.done <- results[i]
 	}

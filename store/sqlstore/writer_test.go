@@ -32,7 +32,7 @@ func writerFixture(t *testing.T) *Store {
 
 // hold occupies the writer until the returned release is called, so that the
 // jobs queued meanwhile form one batch.
-func hold(t *testing.T, w *writer) (release func()) {
+func hold(t *testing.T, w *groupWriter) (release func()) {
 	t.Helper()
 	started, done := make(chan struct{}), make(chan struct{})
 	errc := make(chan error, 1)
@@ -53,7 +53,7 @@ func hold(t *testing.T, w *writer) (release func()) {
 }
 
 // queue submits jobs while the writer is held and waits until all are queued.
-func queue(t *testing.T, w *writer, ctxs []context.Context, fns ...func(context.Context, *sql.Tx) error) []chan error {
+func queue(t *testing.T, w *groupWriter, ctxs []context.Context, fns ...func(context.Context, *sql.Tx) error) []chan error {
 	t.Helper()
 	out := make([]chan error, len(fns))
 	for i, fn := range fns {
@@ -100,9 +100,9 @@ func rows(t *testing.T, s *Store) []int {
 func TestGroupCommitIsolatesFailures(t *testing.T) {
 	s := writerFixture(t)
 	boom := errors.New("boom")
-	release := hold(t, s.w)
-	commits := s.w.commits.Load()
-	res := queue(t, s.w, nil,
+	release := hold(t, groupOf(t, s))
+	commits := groupOf(t, s).commits.Load()
+	res := queue(t, groupOf(t, s), nil,
 		insert(1),
 		func(ctx context.Context, tx *sql.Tx) error {
 			if err := insert(2)(ctx, tx); err != nil {
@@ -131,7 +131,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		t.Errorf("rows = %v, want [1 3]", got)
 	}
 	// The hold's batch and the four jobs' batch.
-	if n := s.w.commits.Load() - commits; n != 2 {
+	if n := groupOf(t, s).commits.Load() - commits; n != 2 {
 		t.Errorf("%d commits, want 2 (one for the held job, one for the four queued)", n)
 	}
 }
@@ -140,8 +140,8 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 // told its write succeeded, and the writer carries on.
 func TestCommitFailureFailsWholeBatch(t *testing.T) {
 	s := writerFixture(t)
-	release := hold(t, s.w)
-	res := queue(t, s.w, nil,
+	release := hold(t, groupOf(t, s))
+	res := queue(t, groupOf(t, s), nil,
 		insert(10),
 		func(ctx context.Context, tx *sql.Tx) error {
 			// A deferred foreign key violation is only detected at COMMIT.
@@ -172,9 +172,9 @@ func TestCommitFailureFailsWholeBatch(t *testing.T) {
 // TestCancelWhileQueued: a job whose context ends while it is queued never runs.
 func TestCancelWhileQueued(t *testing.T) {
 	s := writerFixture(t)
-	release := hold(t, s.w)
+	release := hold(t, groupOf(t, s))
 	ctx, cancel := context.WithCancel(context.Background())
-	res := queue(t, s.w, []context.Context{ctx, context.Background()}, insert(1), insert(2))
+	res := queue(t, groupOf(t, s), []context.Context{ctx, context.Background()}, insert(1), insert(2))
 	cancel()
 	release()
 	if err := <-res[0]; !errors.Is(err, context.Canceled) {
@@ -223,7 +223,7 @@ func TestCloseDrainsQueue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	release := hold(t, s.w)
+	release := hold(t, groupOf(t, s))
 	const n = 20
 	var wg sync.WaitGroup
 	created := make([]store.UserID, n)
@@ -234,15 +234,16 @@ func TestCloseDrainsQueue(t *testing.T) {
 			created[i], errs[i] = u.ID, err
 		})
 	}
-	for len(s.w.jobs) < n {
+	for len(groupOf(t, s).jobs) < n {
 		time.Sleep(time.Millisecond)
 	}
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
 	for { // Close has marked the writer closed
-		s.w.mu.RLock()
-		c := s.w.closed
-		s.w.mu.RUnlock()
+		w := groupOf(t, s)
+		w.mu.RLock()
+		c := w.closed
+		w.mu.RUnlock()
 		if c {
 			break
 		}
@@ -270,9 +271,36 @@ func TestCloseDrainsQueue(t *testing.T) {
 	}
 }
 
-func openAt(t *testing.T, path string) *Store {
+// groupOf returns the store's group-commit writer (SQLite).
+func groupOf(t testing.TB, s *Store) *groupWriter {
 	t.Helper()
-	s, err := Open(t.Context(), path, nil)
+	w, ok := s.w.(*groupWriter)
+	if !ok {
+		t.Fatalf("the store's writer is a %T, want a *groupWriter", s.w)
+	}
+	return w
+}
+
+// writeDB returns the pool the store's writes and migrations use.
+func writeDB(t testing.TB, s *Store) *sql.DB {
+	t.Helper()
+	switch w := s.w.(type) {
+	case *groupWriter:
+		return w.db
+	case *txWriter:
+		return w.db
+	}
+	t.Fatalf("unknown writer %T", s.w)
+	return nil
+}
+
+func openAt(t *testing.T, path string) *Store { return openDSN(t, path) }
+
+// openDSN opens the store at dsn (a SQLite path or a PostgreSQL URL) and closes
+// it when the test ends.
+func openDSN(t *testing.T, dsn string) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), dsn, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
