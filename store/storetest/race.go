@@ -15,6 +15,8 @@ func raceTests() []test {
 		{"ManyCreatesSamePersonOneWins", testRaceSamePerson},
 		{"CreateLinkedUserVsCreateUser", testRaceLinkedVsSCIM},
 		{"SameIdentityTwoUsersOneWins", testRaceSameIdentity},
+		{"DeleteUserVsAddToGroupLeavesNoTombstoneMember", testRaceDeleteVsAddMember},
+		{"DeleteUserVsLinkIdentity", testRaceDeleteVsLink},
 	}
 }
 
@@ -143,5 +145,79 @@ func testRaceSameIdentity(t *testing.T, s store.Store) {
 	p := must(s.ListUsers(ctx(t), o.ID, store.UserQuery{Count: 100}))(t)
 	if p.Total != 1 || p.Items[0].UserName != fmt.Sprintf("user%d", winner) {
 		t.Errorf("users = %v, want only user%d", userNames(p.Items), winner)
+	}
+}
+
+// testRaceDeleteVsAddMember races deleting a user against adding it to a group.
+// Either order is fine (the add fails with ErrInvalidReference, or the delete
+// removes the new membership), but a tombstone never ends up a member: a store
+// must not decide "live user" on a snapshot the delete is about to change.
+func testRaceDeleteVsAddMember(t *testing.T, s store.Store) {
+	o := newOrg(t, s, "acme")
+	g := newGroup(t, s, o.ID, "staff")
+	for round := range 20 {
+		u := newUser(t, s, o.ID, fmt.Sprintf("leaver%d", round))
+		errs := together(
+			func() error { return s.DeleteUser(ctx(t), o.ID, u.ID, store.AuditEvent{}) },
+			func() error {
+				_, err := s.UpdateGroup(ctx(t), o.ID, g.ID, nil, store.MemberChange{Add: []store.UserID{u.ID}}, store.AuditEvent{})
+				return err
+			},
+		)
+		if errs[0] != nil {
+			t.Fatalf("round %d: delete: %v", round, errs[0])
+		}
+		if errs[1] != nil && !errors.Is(errs[1], store.ErrInvalidReference) {
+			t.Fatalf("round %d: add: err = %v, want nil or ErrInvalidReference", round, errs[1])
+		}
+		for _, m := range must(s.ListMembers(ctx(t), o.ID, g.ID))(t) {
+			if m.UserID == u.ID {
+				t.Fatalf("round %d: the deleted user is a member of %s (add err %v)", round, g.DisplayName, errs[1])
+			}
+		}
+	}
+}
+
+// testRaceDeleteVsLink races deleting a user against linking an identity to it:
+// if the link wins it is kept (a tombstone keeps its identities); if the delete
+// wins, the link fails with ErrInvalidReference. Never does a link succeed on a
+// user that was already a tombstone.
+func testRaceDeleteVsLink(t *testing.T, s store.Store) {
+	o := newOrg(t, s, "acme")
+	c := newConn(t, s, o.ID, "okta")
+	for round := range 20 {
+		u := newUser(t, s, o.ID, fmt.Sprintf("leaver%d", round))
+		nameID := fmt.Sprintf("nameid-%d", round)
+		errs := together(
+			func() error { return s.DeleteUser(ctx(t), o.ID, u.ID, store.AuditEvent{}) },
+			func() error {
+				return s.LinkIdentity(ctx(t), store.Identity{ConnectionID: c.ID, NameID: nameID, OrgID: o.ID, UserID: u.ID}, store.AuditEvent{})
+			},
+		)
+		if errs[0] != nil {
+			t.Fatalf("round %d: delete: %v", round, errs[0])
+		}
+		if errs[1] != nil && !errors.Is(errs[1], store.ErrInvalidReference) {
+			t.Fatalf("round %d: link: err = %v, want nil or ErrInvalidReference", round, errs[1])
+		}
+		deleted := must(s.GetUser(ctx(t), o.ID, u.ID))(t).DeletedAt
+		linked := must(s.ListEvents(ctx(t), o.ID, store.AuditQuery{UserID: u.ID, Limit: 10}))(t)
+		// The audit log orders the two: a successful link must come before the
+		// deletion.
+		var linkAt, deleteAt int
+		for i, ev := range linked { // newest first
+			switch ev.Action {
+			case "identity.linked":
+				linkAt = len(linked) - i
+			case "user.deleted":
+				deleteAt = len(linked) - i
+			}
+		}
+		if deleted == nil || deleteAt == 0 {
+			t.Fatalf("round %d: user not deleted", round)
+		}
+		if errs[1] == nil && linkAt > deleteAt {
+			t.Fatalf("round %d: an identity was linked to the user after it was deleted", round)
+		}
 	}
 }

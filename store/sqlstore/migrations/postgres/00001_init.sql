@@ -12,9 +12,9 @@
 -- collation. An empty externalId is stored as NULL so that the unique indexes
 -- ignore it. seq columns are identity columns: they order lists by creation.
 --
--- The text columns that filters compare (ids, externalId, the *_lower copies,
--- member IDs) are COLLATE "C": byte order, which for UTF-8 is code point order,
--- as SQLite's BINARY. So gt/ge/lt/le mean the same on both engines whatever
+-- The text columns that filters compare (user and group IDs and the columns
+-- that refer to them, externalId, the *_lower copies) are COLLATE "C": byte
+-- order, which for UTF-8 is code point order, as SQLite's BINARY. So gt/ge/lt/le mean the same on both engines whatever
 -- locale the database was created with, and LIKE 'prefix%' can use the indexes.
 
 -- +goose Up
@@ -81,7 +81,7 @@ CREATE INDEX users_org_updated ON users (org_id, updated_at);
 
 -- One row per email address, for filters; users.emails is what reads return.
 CREATE TABLE user_emails (
-    user_id     text    NOT NULL REFERENCES users (id),
+    user_id     text    COLLATE "C" NOT NULL REFERENCES users (id),
     org_id      text    NOT NULL,
     pos         integer NOT NULL,
     value_lower text    COLLATE "C" NOT NULL,
@@ -112,7 +112,7 @@ CREATE INDEX groups_org_updated ON groups (org_id, updated_at);
 -- seq orders a group's members by when they were added.
 CREATE TABLE group_members (
     seq      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    group_id text   NOT NULL REFERENCES groups (id),
+    group_id text   COLLATE "C" NOT NULL REFERENCES groups (id),
     user_id  text   COLLATE "C" NOT NULL REFERENCES users (id),
     org_id   text   NOT NULL,
     UNIQUE (group_id, user_id)
@@ -123,7 +123,7 @@ CREATE TABLE identities (
     connection_id   text   NOT NULL REFERENCES connections (id),
     name_id         text   NOT NULL,
     org_id          text   NOT NULL,
-    user_id         text   NOT NULL REFERENCES users (id),
+    user_id         text   COLLATE "C" NOT NULL REFERENCES users (id),
     created_at      bigint NOT NULL,
     last_sign_in_at bigint,
     PRIMARY KEY (connection_id, name_id)
@@ -146,7 +146,7 @@ CREATE INDEX tokens_connection ON tokens (connection_id);
 CREATE TABLE sessions (
     id_hash      bytea  PRIMARY KEY,
     org_id       text   NOT NULL,
-    user_id      text   NOT NULL REFERENCES users (id),
+    user_id      text   COLLATE "C" NOT NULL REFERENCES users (id),
     created_at   bigint NOT NULL,
     expires_at   bigint NOT NULL,
     last_seen_at bigint NOT NULL
