@@ -109,7 +109,7 @@ func (s *Store) ListGroups(ctx context.Context, org store.OrgID, q store.GroupQu
 // ListMembers returns the group's members in the order they were added; Display is
 // the user's displayName, or userName when that is empty.
 func (s *Store) ListMembers(ctx context.Context, org store.OrgID, id store.GroupID) ([]store.Member, error) {
-	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.read.BeginTx(ctx, snapshot())
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list members: %w", err)
 	}

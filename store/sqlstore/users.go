@@ -166,11 +166,19 @@ func (s *Store) ListUsers(ctx context.Context, org store.OrgID, q store.UserQuer
 	return listPage(ctx, s.read, count, list, lq.args, limit, offset, scanUser, "sqlstore: list users")
 }
 
+// snapshot is the read transaction of reads that make several queries that must
+// agree: REPEATABLE READ, so that on PostgreSQL every statement sees one snapshot
+// (under READ COMMITTED each would take its own). A SQLite read transaction is
+// one snapshot anyway; its driver ignores the level.
+func snapshot() *sql.TxOptions {
+	return &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+}
+
 // listPage counts the matches and reads one page of them in one read
 // transaction, so that both see the same snapshot.
 func listPage[T any](ctx context.Context, db *sql.DB, count, list string, args []any, limit, offset int,
 	scan func(scanner) (T, error), what string) (store.Page[T], error) {
-	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.BeginTx(ctx, snapshot())
 	if err != nil {
 		return store.Page[T]{}, fmt.Errorf("%s: %w", what, err)
 	}

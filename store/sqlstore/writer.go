@@ -19,8 +19,9 @@ var errClosed = errors.New("sqlstore: store is closed")
 // transaction committed. There are two: groupWriter (SQLite: one connection, one
 // goroutine, many writes per COMMIT) and txWriter (PostgreSQL: a transaction of
 // its own per write on the shared pool, retried on serialization failures and
-// deadlocks). Either may run fn more than once or not at all; it runs it to
-// completion at most once per commit.
+// deadlocks). fn may run more than once, each run in a new transaction of which
+// only the last can commit, so it must not have effects outside tx other than
+// setting the results it reports.
 type writer interface {
 	do(ctx context.Context, name string, fn func(ctx context.Context, tx *sql.Tx) error) error
 	// close stops accepting writes, lets the ones under way finish and releases

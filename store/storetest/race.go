@@ -17,6 +17,7 @@ func raceTests() []test {
 		{"SameIdentityTwoUsersOneWins", testRaceSameIdentity},
 		{"DeleteUserVsAddToGroupLeavesNoTombstoneMember", testRaceDeleteVsAddMember},
 		{"DeleteUserVsLinkIdentity", testRaceDeleteVsLink},
+		{"ListTotalAgreesWithItemsUnderWrites", testRaceListSnapshot},
 	}
 }
 
@@ -218,6 +219,40 @@ func testRaceDeleteVsLink(t *testing.T, s store.Store) {
 		}
 		if errs[1] == nil && linkAt > deleteAt {
 			t.Fatalf("round %d: an identity was linked to the user after it was deleted", round)
+		}
+	}
+}
+
+// testRaceListSnapshot lists users while others are being created: every page's
+// Total must describe the same state as its Items (one snapshot for both).
+func testRaceListSnapshot(t *testing.T, s store.Store) {
+	o := newOrg(t, s, "acme")
+	const n = 300
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(done)
+		for i := range n {
+			if _, err := s.CreateUser(ctx(t), store.User{OrgID: o.ID, UserName: fmt.Sprintf("user%d", i)}, store.AuditEvent{}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	for lists := 0; ; lists++ {
+		select {
+		case <-done:
+			wg.Wait()
+			if lists == 0 {
+				t.Log("the creates finished before the first list")
+			}
+			return
+		default:
+		}
+		p := must(s.ListUsers(ctx(t), o.ID, store.UserQuery{Count: store.MaxPageSize}))(t)
+		if len(p.Items) != p.Total {
+			wg.Wait()
+			t.Fatalf("list %d: %d items but Total %d", lists, len(p.Items), p.Total)
 		}
 	}
 }
