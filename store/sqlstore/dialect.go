@@ -135,7 +135,8 @@ func postgresMigrationLock(ctx context.Context, db *sql.DB) (lock.SessionLocker,
 	}
 	h := fnv.New64a()
 	h.Write([]byte("onramp migrate\x00" + database.String + "\x00" + schema.String))
-	l, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64())), lock.WithLockTimeout(1, 300))
+	id := int64(h.Sum64()) //nolint:gosec // G115: a hash; wrapping into negative IDs is fine
+	l, err := lock.NewPostgresSessionLocker(lock.WithLockID(id), lock.WithLockTimeout(1, 300))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: migration lock: %w", err)
 	}

@@ -24,7 +24,7 @@ func TestMigrationsKeepData(t *testing.T) {
 // does) and reads the rows back through the Store API. The fixture SQL is
 // portable: '?' placeholders rebound for the dialect, booleans as arguments.
 func testMigrationsKeepData(t *testing.T, dsn string) {
-	db, err := openDBs(dsn, options{readers: 1, maxConns: 2})
+	db, err := openDBs(t.Context(), dsn, options{readers: 1, maxConns: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,7 +87,7 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger, opts ...Option) 
 	if o.readers < 1 || o.maxBatch < 1 || o.maxConns < 1 {
 		return nil, errors.New("sqlstore: readers, max batch and max connections must be at least 1")
 	}
-	db, err := openDBs(dsn, o)
+	db, err := openDBs(ctx, dsn, o)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +118,7 @@ func Migrate(ctx context.Context, dsn string, logger *slog.Logger) error {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	db, err := openDBs(dsn, options{readers: 1, maxConns: 2})
+	db, err := openDBs(ctx, dsn, options{readers: 1, maxConns: 2})
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func isPostgres(dsn string) bool {
 }
 
 // openDBs picks the dialect from the DSN and opens its pools.
-func openDBs(dsn string, o options) (dbs, error) {
+func openDBs(ctx context.Context, dsn string, o options) (dbs, error) {
 	if isPostgres(dsn) {
 		d, err := postgresDialect()
 		if err != nil {
@@ -163,7 +163,7 @@ func openDBs(dsn string, o options) (dbs, error) {
 	if err != nil {
 		return dbs{}, err
 	}
-	wdb, rdb, err := openSQLite(dsn, o.readers)
+	wdb, rdb, err := openSQLite(ctx, dsn, o.readers)
 	if err != nil {
 		return dbs{}, err
 	}
@@ -196,7 +196,7 @@ const (
 	sqliteReader = "?_query_only=on&_txlock=deferred&" + sqliteCommon
 )
 
-func openSQLite(path string, readers int) (wdb, rdb *sql.DB, err error) {
+func openSQLite(ctx context.Context, path string, readers int) (wdb, rdb *sql.DB, err error) {
 	switch {
 	case path == "":
 		return nil, nil, errors.New("sqlstore: empty database path")
@@ -217,7 +217,7 @@ func openSQLite(path string, readers int) (wdb, rdb *sql.DB, err error) {
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
 	// Open the writer first: it switches the file to WAL before any reader exists.
-	if err := wdb.Ping(); err != nil {
+	if err := wdb.PingContext(ctx); err != nil {
 		_ = wdb.Close()
 		return nil, nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
 	}

@@ -12,7 +12,7 @@ const (
 	groupCols = `g.id, g.org_id, g.display_name, g.external_id, g.connection_id, g.resource,
 		g.version, g.created_at, g.updated_at`
 	identityCols = `connection_id, name_id, org_id, user_id, created_at, last_sign_in_at`
-	tokenCols    = `id, org_id, connection_id, kind, hash, description, created_at, revoked_at`
+	tokenCols    = `id, org_id, connection_id, kind, hash, description, created_at, revoked_at` //nolint:gosec // G101: column names, not a credential
 	sessionCols  = `id_hash, org_id, user_id, created_at, expires_at, last_seen_at`
 	eventCols    = `id, org_id, time, actor, action, user_id, group_id, connection_id, rule, detail`
 )

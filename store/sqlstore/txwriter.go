@@ -81,7 +81,7 @@ func (w *txWriter) do(ctx context.Context, name string, fn func(ctx context.Cont
 			return fmt.Errorf("%s: gave up after %d attempts: %w", name, attempt, err)
 		}
 		w.log.DebugContext(ctx, "sqlstore: write rolled back by the server, retrying", "op", name, "attempt", attempt, "err", err)
-		sleep := rand.N(backoff) + time.Microsecond
+		sleep := rand.N(backoff) + time.Microsecond //nolint:gosec // G404: jitter, not a secret
 		t := time.NewTimer(sleep)
 		select {
 		case <-t.C:

@@ -72,7 +72,7 @@ func Bench(b *testing.B, open BenchOpen, cfg BenchConfig) {
 	prefill(b, s, org, "get", cfg.Prefill, cfg.Clients)
 	settle(b, cfg, s)
 	b.Run(fmt.Sprintf("GetByUserName/prefill=%d", cfg.Prefill), func(b *testing.B) {
-		r := rand.New(rand.NewPCG(1, 2))
+		r := rand.New(rand.NewPCG(1, 2)) //nolint:gosec // G404: a repeatable benchmark sequence, not a secret
 		for b.Loop() {
 			name := fmt.Sprintf("GET.USER%07d@EXAMPLE.COM", r.IntN(cfg.Prefill))
 			p, err := s.ListUsers(context.Background(), org, store.UserQuery{Count: 1,
