@@ -25,12 +25,14 @@ type HandlerStore interface {
 	store.Sessions
 	store.Assertions
 	store.Audit
+	ListTokens(ctx context.Context, org store.OrgID) ([]store.Token, error)
 }
 
 // Audit actions of the endpoints (the Provisioner records the decisions).
 const (
 	AuditSAMLRejected   = "saml.rejected"
 	AuditSPKeyGenerated = "connection.sp_key_generated"
+	AuditSignedOut      = "user.signed_out"
 )
 
 // HandlerConfig configures the SAML endpoints.
@@ -61,9 +63,12 @@ type HandlerConfig struct {
 //	GET  /saml/:org/:connection/login     SP-initiated login (?return_to=)
 //	POST /saml/:org/:connection/acs       assertion consumer (HTTP-POST)
 //	GET  /api/v1/me                       the session's user as JSON (401 without)
+//	POST /logout                          ends the session (?return_to=, then 303)
 //
 // A connection gets its SP key pair the first time one of its endpoints is
-// used, if it has none yet.
+// used, if it has none yet. What the login and ACS endpoints parse from a
+// connection (IdP metadata, SP key pair) is cached per connection and
+// rebuilt when the stored connection changes (see configCache).
 type Handler struct {
 	st          HandlerStore
 	base        string
@@ -77,6 +82,7 @@ type Handler struct {
 	now         func() time.Time
 	page        *template.Template
 	maxBody     int64
+	configs     configCache
 }
 
 // NewHandler returns the SAML endpoints.
@@ -139,6 +145,7 @@ func (h *Handler) Register(e *echo.Echo) {
 	e.GET("/saml/:org/:connection/login", h.login)
 	e.POST("/saml/:org/:connection/acs", h.acs)
 	e.GET("/api/v1/me", h.me)
+	e.POST("/logout", h.logout)
 }
 
 // page is what an error page shows.
@@ -269,7 +276,7 @@ func (h *Handler) metadata(c echo.Context) error {
 
 // config parses the connection for the login and ACS endpoints.
 func (h *Handler) config(c echo.Context, t target) (ConnectionConfig, *page) {
-	cfg, err := NewConnectionConfig(h.base, t.org.Slug, t.conn)
+	cfg, err := h.configs.get(h.base, t.org.Slug, t.conn)
 	if err != nil {
 		h.logger.WarnContext(c.Request().Context(), "jit: connection cannot sign in", "connection", t.conn.ID, "err", err)
 		return ConnectionConfig{}, &page{Status: http.StatusInternalServerError, Title: "SSO is not set up yet", Reason: ReasonConnectionMisconfigured,
@@ -423,6 +430,7 @@ type meJSON struct {
 	FamilyName  string            `json:"familyName,omitempty"`
 	Email       string            `json:"email,omitempty"`
 	Role        string            `json:"role,omitempty"`
+	Groups      []string          `json:"groups,omitempty"` // asserted by the latest SAML sign-in (GroupsField)
 	Custom      map[string]string `json:"custom,omitempty"`
 }
 
@@ -444,8 +452,47 @@ func (h *Handler) me(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("jit: me: %w", err)
 	}
+	p := profileOf(u)
 	return c.JSON(http.StatusOK, meJSON{
 		ID: u.ID, OrgID: u.OrgID, UserName: u.UserName, DisplayName: u.DisplayName, GivenName: u.GivenName,
-		FamilyName: u.FamilyName, Email: u.PrimaryEmail(), Role: u.Role, Custom: u.Custom,
+		FamilyName: u.FamilyName, Email: u.PrimaryEmail(), Role: u.Role, Groups: p.Groups, Custom: p.Custom,
 	})
+}
+
+// maxLogoutBody bounds the logout form (it holds at most return_to).
+const maxLogoutBody = 16 << 10
+
+// logout ends the request's session, if any: the session is deleted from
+// the store (so it ends on every replica at once), its cookie is cleared and
+// the browser is sent to return_to (a query or form value, validated like
+// the login's; an invalid one is ignored) or "/".
+// It is POST only: a GET that signs out could be triggered by any page or
+// prefetch, and the SameSite=Lax session cookie is not sent on cross-site
+// POSTs, so another site cannot sign a person out either. Ending a session
+// that does not exist is not an error. The IdP's own session is left alone
+// (no SAML single logout).
+func (h *Handler) logout(c echo.Context) error {
+	ctx := c.Request().Context()
+	noStore(c)
+	r := c.Request()
+	r.Body = http.MaxBytesReader(c.Response(), r.Body, maxLogoutBody)
+	returnTo := "/"
+	if rt, err := h.returnTo.Validate(c.FormValue("return_to")); err == nil {
+		returnTo = rt
+	}
+	sess, curErr := h.sessions.Current(ctx, r)
+	if curErr != nil && !errors.Is(curErr, ErrNoSession) {
+		return h.fail(c, curErr)
+	}
+	if err := h.sessions.End(ctx, c.Response(), r); err != nil {
+		return h.fail(c, err)
+	}
+	if curErr == nil {
+		ev := store.AuditEvent{OrgID: sess.OrgID, Actor: "user:" + string(sess.UserID), Action: AuditSignedOut, UserID: sess.UserID}
+		if err := h.st.RecordEvent(ctx, ev); err != nil {
+			// The session is gone; a missing audit line is not worth an error page.
+			h.logger.WarnContext(ctx, "jit: record sign-out", "user", sess.UserID, "err", err)
+		}
+	}
+	return c.Redirect(http.StatusSeeOther, returnTo)
 }

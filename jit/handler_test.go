@@ -48,7 +48,7 @@ func jitBySSO() siteOpts {
 	}
 }
 
-func newSite(t *testing.T, o siteOpts) *site {
+func newSite(t testing.TB, o siteOpts) *site {
 	t.Helper()
 	ctx := context.Background()
 	st, connID, _ := openTestStore(t)
@@ -104,7 +104,7 @@ func newSite(t *testing.T, o siteOpts) *site {
 }
 
 // newBrowser is a client with a cookie jar that does not follow redirects.
-func (s *site) newBrowser(t *testing.T) *http.Client {
+func (s *site) newBrowser(t testing.TB) *http.Client {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -118,7 +118,7 @@ func (s *site) newBrowser(t *testing.T) *http.Client {
 	}
 }
 
-func (s *site) get(t *testing.T, b *http.Client, path string) (*http.Response, string) {
+func (s *site) get(t testing.TB, b *http.Client, path string) (*http.Response, string) {
 	t.Helper()
 	res, err := b.Get(s.srv.URL + path)
 	if err != nil {
@@ -127,7 +127,7 @@ func (s *site) get(t *testing.T, b *http.Client, path string) (*http.Response, s
 	return res, readBody(t, res)
 }
 
-func readBody(t *testing.T, res *http.Response) string {
+func readBody(t testing.TB, res *http.Response) string {
 	t.Helper()
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
@@ -139,7 +139,7 @@ func readBody(t *testing.T, res *http.Response) string {
 
 // startLogin follows the login link to the IdP and returns the response
 // the IdP posts back.
-func (s *site) startLogin(t *testing.T, b *http.Client, returnTo string, l samltest.Login) (samlResponse, relayState string) {
+func (s *site) startLogin(t testing.TB, b *http.Client, returnTo string, l samltest.Login) (samlResponse, relayState string) {
 	t.Helper()
 	res, body := s.get(t, b, "/saml/acme/okta/login?return_to="+url.QueryEscape(returnTo))
 	if res.StatusCode != http.StatusFound {
@@ -149,7 +149,7 @@ func (s *site) startLogin(t *testing.T, b *http.Client, returnTo string, l samlt
 }
 
 // post posts a response to the ACS as the IdP's auto-submitting form does.
-func (s *site) post(t *testing.T, b *http.Client, samlResponse, relayState string) (*http.Response, string) {
+func (s *site) post(t testing.TB, b *http.Client, samlResponse, relayState string) (*http.Response, string) {
 	t.Helper()
 	res, err := b.PostForm(s.srv.URL+"/saml/acme/okta/acs", url.Values{"SAMLResponse": {samlResponse}, "RelayState": {relayState}})
 	if err != nil {
@@ -159,13 +159,13 @@ func (s *site) post(t *testing.T, b *http.Client, samlResponse, relayState strin
 }
 
 // signIn runs a whole SP-initiated sign-in and returns the ACS answer.
-func (s *site) signIn(t *testing.T, b *http.Client, returnTo string, l samltest.Login) (*http.Response, string) {
+func (s *site) signIn(t testing.TB, b *http.Client, returnTo string, l samltest.Login) (*http.Response, string) {
 	t.Helper()
 	resp, relay := s.startLogin(t, b, returnTo, l)
 	return s.post(t, b, resp, relay)
 }
 
-func (s *site) me(t *testing.T, b *http.Client) (int, meJSON) {
+func (s *site) me(t testing.TB, b *http.Client) (int, meJSON) {
 	t.Helper()
 	res, body := s.get(t, b, "/api/v1/me")
 	var m meJSON
@@ -177,7 +177,7 @@ func (s *site) me(t *testing.T, b *http.Client) (int, meJSON) {
 	return res.StatusCode, m
 }
 
-func (s *site) events(t *testing.T, action string) []store.AuditEvent {
+func (s *site) events(t testing.TB, action string) []store.AuditEvent {
 	t.Helper()
 	evs, err := s.st.ListEvents(context.Background(), s.org.ID, store.AuditQuery{Action: action})
 	if err != nil {
@@ -186,7 +186,7 @@ func (s *site) events(t *testing.T, action string) []store.AuditEvent {
 	return evs
 }
 
-func (s *site) users(t *testing.T) []store.User {
+func (s *site) users(t testing.TB) []store.User {
 	t.Helper()
 	page, err := s.st.ListUsers(context.Background(), s.org.ID, store.UserQuery{Count: 100, IncludeDeleted: true})
 	if err != nil {
@@ -195,7 +195,7 @@ func (s *site) users(t *testing.T) []store.User {
 	return page.Items
 }
 
-func pageReason(t *testing.T, body string) string {
+func pageReason(t testing.TB, body string) string {
 	t.Helper()
 	m := regexp.MustCompile(`<code id="reason">([^<]*)</code>`).FindStringSubmatch(body)
 	if m == nil {
@@ -204,7 +204,7 @@ func pageReason(t *testing.T, body string) string {
 	return m[1]
 }
 
-func wantPage(t *testing.T, res *http.Response, body string, status int, reason string) {
+func wantPage(t testing.TB, res *http.Response, body string, status int, reason string) {
 	t.Helper()
 	if res.StatusCode != status {
 		t.Fatalf("status %s, want %d: %s", res.Status, status, body)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +18,10 @@ type ProvisionStore interface {
 	store.Users
 	store.Identities
 	store.Audit
+	// ListTokens tells whether a connection has a live SCIM token, which
+	// decides who owns its accounts' profiles when the mapping does not say
+	// (attributes.DefaultOwnership).
+	ListTokens(ctx context.Context, org store.OrgID) ([]store.Token, error)
 }
 
 // Audit actions the Provisioner records.
@@ -25,6 +30,9 @@ const (
 	AuditLinked   = "jit.linked"
 	AuditSignedIn = "jit.signed_in"
 	AuditRefused  = "jit.refused"
+	// AuditUserUpdated: a sign-in changed the account's profile; Detail
+	// "fields" names the fields (never their values).
+	AuditUserUpdated = "user.updated"
 )
 
 // maxProvisionAttempts bounds the re-reads after a conflict: a SCIM push or
@@ -32,14 +40,31 @@ const (
 // attempt finds what it made.
 const maxProvisionAttempts = 3
 
+// errUnchanged aborts a profile update whose closure finds nothing to change
+// (a concurrent sign-in already made the same change): nothing is written.
+var errUnchanged = errors.New("jit: profile unchanged")
+
 // Provisioner applies the JIT policy to a verified assertion: it gathers the
 // policy's input from the store, calls Decide, and carries the decision out
 // (sign in, link, create, or record the refusal). It is the only part of the
 // SAML path that writes accounts. Every decision is an audit event.
+//
+// On every sign-in of an existing account (rules 1 and 2) it also brings the
+// account's profile up to date with the assertion: attributes.Merge of the
+// account's profile and the one mapped from the assertion, under the
+// connection mapping's ownership (by default: the assertion owns the profile
+// unless the connection has a live SCIM token, then SCIM does and a sign-in
+// only fills empty fields). The account is written, with a "user.updated"
+// event by "idp:<connection>", only if that changes something; an unchanged
+// sign-in reads the connection's tokens only if one of the two ownerships
+// would change something, and writes no user row beyond RecordSignIn's
+// LastSignInAt. Groups asserted by SAML are kept under GroupsField and give
+// the role through the mapping's role rules; they never touch SCIM groups.
 type Provisioner struct {
-	st     ProvisionStore
-	now    func() time.Time
-	logger *slog.Logger
+	st       ProvisionStore
+	now      func() time.Time
+	logger   *slog.Logger
+	mappings mappingCache
 }
 
 // NewProvisioner returns a Provisioner; now and logger may be nil.
@@ -100,7 +125,14 @@ func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Con
 		Connection: PolicyConnection{ID: conn.ID, Slug: conn.Slug, Name: conn.Name, JITProvisioning: conn.JITProvisioning},
 		NameID:     a.NameID,
 	}
-	var profile attributes.Profile
+	var (
+		m       connMapping
+		profile attributes.Profile
+		// mapped: profile holds what the assertion says; when false (the
+		// linked account's assertion could not be mapped at all) sign-in
+		// goes ahead without a profile update.
+		mapped bool
+	)
 	if strings.TrimSpace(a.NameID) != "" {
 		linked, err := p.linkedAccount(ctx, org.ID, conn.ID, a.NameID)
 		if err != nil {
@@ -108,14 +140,16 @@ func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Con
 		}
 		in.Linked = linked
 		if linked == nil {
-			profile, err = mapProfile(conn, a)
-			if err != nil {
+			if m, profile, err = p.mapProfile(conn, a); err != nil {
 				return Outcome{}, err
 			}
+			mapped = true
 			in.Email = profile.Email
 			if in.Matches, err = p.matches(ctx, org.ID, profile); err != nil {
 				return Outcome{}, err
 			}
+		} else {
+			m, profile, mapped = p.mapLinked(ctx, conn, a)
 		}
 	}
 
@@ -129,8 +163,14 @@ func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Con
 	}
 	switch d.Action {
 	case ActionSignIn:
-		ev.UserID = in.Linked.User.ID
-		u, err := p.signIn(ctx, org.ID, conn.ID, a.NameID, in.Linked.User.ID, ev)
+		u := in.Linked.User
+		if mapped {
+			var err error
+			if u, err = p.refresh(ctx, org.ID, conn, m, u, profile); err != nil {
+				return Outcome{}, err
+			}
+		}
+		u, err := p.signIn(ctx, conn.ID, a.NameID, u, ev)
 		return Outcome{Decision: d, User: u}, err
 	case ActionLink:
 		target := in.Matches[0].User
@@ -139,16 +179,23 @@ func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Con
 		if err != nil {
 			return Outcome{}, fmt.Errorf("jit: link identity to user %s: %w", target.ID, err)
 		}
-		u, err := p.signIn(ctx, org.ID, conn.ID, a.NameID, target.ID, ev)
+		u, err := p.refresh(ctx, org.ID, conn, m, target, profile)
+		if err != nil {
+			return Outcome{}, err
+		}
+		u, err = p.signIn(ctx, conn.ID, a.NameID, u, ev)
 		return Outcome{Decision: d, User: u}, err
 	case ActionCreate:
 		ev.Action = AuditCreated
-		u, err := p.st.CreateLinkedUser(ctx, newUser(org.ID, conn.ID, a, profile), store.Identity{ConnectionID: conn.ID, NameID: a.NameID, OrgID: org.ID}, ev)
+		nu, err := newUser(org.ID, conn.ID, a, profile)
+		if err != nil {
+			return Outcome{}, err
+		}
+		u, err := p.st.CreateLinkedUser(ctx, nu, store.Identity{ConnectionID: conn.ID, NameID: a.NameID, OrgID: org.ID}, ev)
 		if err != nil {
 			return Outcome{}, fmt.Errorf("jit: create user: %w", err)
 		}
-		ev.UserID = u.ID
-		u, err = p.signIn(ctx, org.ID, conn.ID, a.NameID, u.ID, ev)
+		u, err = p.signIn(ctx, conn.ID, a.NameID, u, ev)
 		return Outcome{Decision: d, User: u}, err
 	default:
 		ev.Action = AuditRefused
@@ -165,19 +212,90 @@ func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Con
 	}
 }
 
-// signIn records the sign-in (LastSignInAt, and the audit event) and returns
-// the user as it now is.
-func (p *Provisioner) signIn(ctx context.Context, org store.OrgID, conn store.ConnectionID, nameID string, user store.UserID, ev store.AuditEvent) (store.User, error) {
+// signIn records the sign-in (LastSignInAt on the identity and the account,
+// and the audit event, in one transaction) and returns u as it now is.
+func (p *Provisioner) signIn(ctx context.Context, conn store.ConnectionID, nameID string, u store.User, ev store.AuditEvent) (store.User, error) {
 	ev.Action = AuditSignedIn
-	ev.UserID = user
-	if err := p.st.RecordSignIn(ctx, conn, nameID, p.now(), ev); err != nil {
+	ev.UserID = u.ID
+	at := p.now()
+	if err := p.st.RecordSignIn(ctx, conn, nameID, at, ev); err != nil {
 		return store.User{}, fmt.Errorf("jit: record sign-in: %w", err)
 	}
-	u, err := p.st.GetUser(ctx, org, user)
-	if err != nil {
-		return store.User{}, fmt.Errorf("jit: read user %s: %w", user, err)
-	}
+	// As the store keeps it (see store/doc.go), without reading it back.
+	t := at.UTC().Truncate(time.Microsecond)
+	u.LastSignInAt = &t
 	return u, nil
+}
+
+// refresh brings an existing account's profile up to date with the one
+// mapped from a sign-in (see Provisioner) and returns the account as it now
+// is. A change whose new userName or externalId is taken by another account
+// (store.ErrConflict) is not made: the sign-in goes ahead and the conflict is
+// logged, since refusing would lock the person out over a rename.
+func (p *Provisioner) refresh(ctx context.Context, org store.OrgID, conn store.Connection, m connMapping, u store.User, login attributes.Profile) (store.User, error) {
+	cur := profileOf(u)
+	o := m.ownership
+	if o == "" {
+		if len(changedFields(cur, attributes.Merge(cur, login, attributes.OwnershipAssertion))) == 0 &&
+			len(changedFields(cur, attributes.Merge(cur, login, attributes.OwnershipSCIM))) == 0 {
+			return u, nil // unchanged whoever owns the profile: no token lookup, no write
+		}
+		has, err := p.hasSCIMToken(ctx, org, conn.ID)
+		if err != nil {
+			return store.User{}, err
+		}
+		o = attributes.DefaultOwnership(has)
+	}
+	fields := changedFields(cur, attributes.Merge(cur, login, o))
+	if len(fields) == 0 {
+		return u, nil
+	}
+	ev := store.AuditEvent{
+		OrgID:        org,
+		Actor:        "idp:" + conn.Slug,
+		Action:       AuditUserUpdated,
+		UserID:       u.ID,
+		ConnectionID: conn.ID,
+		Detail:       map[string]string{"fields": strings.Join(fields, ","), "ownership": string(o)},
+	}
+	updated, err := p.st.UpdateUser(ctx, org, u.ID, func(x *store.User) error {
+		// Merge again with the account as it is inside the transaction, so
+		// that a concurrent SCIM write is not overwritten with stale values.
+		have := profileOf(*x)
+		want := attributes.Merge(have, login, o)
+		if len(changedFields(have, want)) == 0 {
+			return errUnchanged
+		}
+		next, err := withProfile(*x, want)
+		if err != nil {
+			return err
+		}
+		*x = next
+		return nil
+	}, ev)
+	switch {
+	case errors.Is(err, errUnchanged):
+		return u, nil
+	case errors.Is(err, store.ErrConflict):
+		p.logger.WarnContext(ctx, "jit: profile update conflicts with another account, signing in without it",
+			"org", org, "connection", conn.ID, "user", u.ID, "fields", strings.Join(fields, ","), "err", err)
+		return u, nil
+	case err != nil:
+		return store.User{}, fmt.Errorf("jit: update profile of user %s: %w", u.ID, err)
+	}
+	return updated, nil
+}
+
+// hasSCIMToken reports whether the connection has a SCIM token that is not
+// revoked.
+func (p *Provisioner) hasSCIMToken(ctx context.Context, org store.OrgID, conn store.ConnectionID) (bool, error) {
+	toks, err := p.st.ListTokens(ctx, org)
+	if err != nil {
+		return false, fmt.Errorf("jit: list tokens: %w", err)
+	}
+	return slices.ContainsFunc(toks, func(t store.Token) bool {
+		return t.Kind == store.TokenSCIM && t.ConnectionID == conn && t.RevokedAt == nil
+	}), nil
 }
 
 // linkedAccount returns the account linked to (conn, nameID), or nil.
@@ -189,11 +307,12 @@ func (p *Provisioner) linkedAccount(ctx context.Context, org store.OrgID, conn s
 	if err != nil {
 		return nil, fmt.Errorf("jit: read identity: %w", err)
 	}
-	st, err := p.account(ctx, org, id.UserID)
+	// Rule 1 looks only at the account, not at its other identities.
+	u, err := p.st.GetUser(ctx, org, id.UserID)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("jit: read user %s: %w", id.UserID, err)
 	}
-	return &st, nil
+	return &AccountState{User: u}, nil
 }
 
 func (p *Provisioner) account(ctx context.Context, org store.OrgID, user store.UserID) (AccountState, error) {
@@ -245,24 +364,50 @@ func (p *Provisioner) matches(ctx context.Context, org store.OrgID, prof attribu
 	return out, nil
 }
 
-// mapProfile applies the connection's attribute mapping to the assertion.
-func mapProfile(conn store.Connection, a Assertion) (attributes.Profile, error) {
-	m, err := attributes.Resolve(conn.MappingPreset, conn.Mapping)
+// mapProfile applies the connection's attribute mapping to the assertion of
+// a sign-in without a linked account, which must carry every required field.
+func (p *Provisioner) mapProfile(conn store.Connection, a Assertion) (connMapping, attributes.Profile, error) {
+	m, err := p.mappings.get(conn)
 	if err != nil {
-		return attributes.Profile{}, &MappingError{Err: err}
+		return connMapping{}, attributes.Profile{}, &MappingError{Err: err}
 	}
-	prof, _, err := m.FromSAML(a.NameID, a.Attributes)
+	prof, _, err := m.compiled.FromSAML(a.NameID, a.Attributes)
 	if err != nil {
-		me := &MappingError{Err: err}
-		var missing *attributes.MissingFieldError
-		for _, e := range flatten(err) {
-			if errors.As(e, &missing) {
-				me.Fields = append(me.Fields, missing.Field)
-			}
+		return connMapping{}, attributes.Profile{}, missingFields(err)
+	}
+	return m, prof, nil
+}
+
+// mapLinked maps the assertion of a linked account's sign-in. The account
+// exists, so a missing required attribute does not refuse the sign-in: the
+// partial profile still updates the fields it has (a missing attribute never
+// erases a value, see attributes.Merge). A mapping that cannot be used at
+// all skips the update (ok false); both are logged.
+func (p *Provisioner) mapLinked(ctx context.Context, conn store.Connection, a Assertion) (m connMapping, prof attributes.Profile, ok bool) {
+	m, err := p.mappings.get(conn)
+	if err != nil {
+		p.logger.WarnContext(ctx, "jit: connection mapping is invalid, signing in without a profile update", "connection", conn.ID, "err", err)
+		return connMapping{}, attributes.Profile{}, false
+	}
+	prof, _, err = m.compiled.FromSAML(a.NameID, a.Attributes)
+	if err != nil {
+		p.logger.InfoContext(ctx, "jit: assertion lacks mapped attributes, updating the profile from the others",
+			"connection", conn.ID, "fields", strings.Join(missingFields(err).Fields, ","))
+	}
+	return m, prof, true
+}
+
+// missingFields turns FromSAML's error into a *MappingError naming the
+// missing required fields.
+func missingFields(err error) *MappingError {
+	me := &MappingError{Err: err}
+	var missing *attributes.MissingFieldError
+	for _, e := range flatten(err) {
+		if errors.As(e, &missing) {
+			me.Fields = append(me.Fields, missing.Field)
 		}
-		return attributes.Profile{}, me
 	}
-	return prof, nil
+	return me
 }
 
 // flatten lists the errors joined in err (errors.Join), or err itself.
@@ -273,8 +418,11 @@ func flatten(err error) []error {
 	return []error{err}
 }
 
-// newUser is the account JIT creates from the mapped profile.
-func newUser(org store.OrgID, conn store.ConnectionID, a Assertion, prof attributes.Profile) store.User {
+// newUser is the account JIT creates from the mapped profile: active, the
+// role from the mapping's role rules, the asserted groups under GroupsField,
+// and a SCIM resource (see newResource) so that the account is visible and
+// adoptable over SCIM.
+func newUser(org store.OrgID, conn store.ConnectionID, a Assertion, prof attributes.Profile) (store.User, error) {
 	u := store.User{
 		OrgID:        org,
 		UserName:     prof.UserName,
@@ -283,7 +431,6 @@ func newUser(org store.OrgID, conn store.ConnectionID, a Assertion, prof attribu
 		FamilyName:   prof.FamilyName,
 		Active:       true,
 		Role:         prof.Role,
-		Custom:       prof.Custom,
 		Source:       store.SourceJIT,
 		ConnectionID: conn,
 	}
@@ -293,5 +440,12 @@ func newUser(org store.OrgID, conn store.ConnectionID, a Assertion, prof attribu
 	if prof.Email != "" {
 		u.Emails = []store.Email{{Value: prof.Email, Type: "work", Primary: true}}
 	}
-	return u
+	var err error
+	if u.Custom, err = customWithGroups(prof); err != nil {
+		return store.User{}, err
+	}
+	if u.Resource, err = newResource(u); err != nil {
+		return store.User{}, err
+	}
+	return u, nil
 }

@@ -12,7 +12,7 @@ import (
 
 // openTestStore opens a real SQLite store in a fresh file with organization
 // "acme" and its connections "okta" and "other", whose IDs it returns.
-func openTestStore(t *testing.T) (st *sqlstore.Store, okta, other store.ConnectionID) {
+func openTestStore(t testing.TB) (st *sqlstore.Store, okta, other store.ConnectionID) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "onramp.db"), slog.New(slog.DiscardHandler))

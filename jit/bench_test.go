@@ -1,0 +1,235 @@
+package jit
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	saml2 "github.com/russellhaering/gosaml2"
+	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/onramp-dev/onramp/jit/samltest"
+)
+
+// benchClients is how many browsers post to the ACS at once in BenchmarkACS,
+// and how many goroutines run the bare validation it is compared with.
+const benchClients = 8
+
+// BenchmarkACS drives the ACS over HTTPS (a real httptest server, a real
+// SQLite file, the crewjam IdP) with responses signed before the timer
+// starts, each with its own assertion ID (IdP-initiated, so no tracking
+// cookie is needed), from benchClients concurrent browsers. Each row is one
+// table line:
+//
+//	ns/op          wall time per sign-in (or validation) at benchClients
+//	logins/s       throughput
+//	p50-ms p99-ms  latency of one request
+//	bare-ns/op     gosaml2's RetrieveAssertionInfo alone, on the very same
+//	               responses, measured in the same run just before
+//	x-bare         ns/op ÷ bare-ns/op: what a sign-in costs over the bare
+//	               validation (the target is at most 1.5)
+//
+// Rows: bare_RetrieveAssertionInfo (the baseline alone), linked (the
+// identity is linked to an account: verify, replay cache, sign-in record,
+// session), jit_create (a new person each time: verify, policy, account
+// created, session).
+//
+//	go test ./jit -run XXX -bench ACS -benchtime 300x
+func BenchmarkACS(b *testing.B) {
+	o := jitBySSO()
+	o.allowIdPInitiated = true
+	s := newSite(b, o)
+	client := benchClient(s)
+	bare := s.bareSP(b)
+	spEntityID := s.srv.URL + "/saml/acme/okta/metadata"
+
+	// The linked person signs in once, so that the rows below find the
+	// account linked.
+	first := s.idp.IdPInitiated(b, spEntityID, "", samltest.Login{User: alice()})
+	if res, body := s.post(b, client, first, ""); res.StatusCode != http.StatusSeeOther {
+		b.Fatalf("first sign-in: %s %s", res.Status, body)
+	}
+
+	var people atomic.Int64
+	respond := map[string]func() string{
+		"linked": func() string {
+			return s.idp.IdPInitiated(b, spEntityID, "", samltest.Login{User: alice()})
+		},
+		"jit_create": func() string {
+			n := people.Add(1)
+			u := samltest.User{
+				NameID: fmt.Sprintf("00u%06dbench", n),
+				Attributes: map[string][]string{
+					"email":     {fmt.Sprintf("person%06d@acme-corp.com", n)},
+					"firstName": {"Person"},
+					"lastName":  {fmt.Sprint(n)},
+					"groups":    {"Engineering", "Everyone"},
+				},
+			}
+			return s.idp.IdPInitiated(b, spEntityID, "", samltest.Login{User: u})
+		},
+	}
+
+	b.Run("bare_RetrieveAssertionInfo", func(b *testing.B) {
+		responses := generate(b, respond["linked"])
+		b.ResetTimer()
+		r := drive(b.N, func(i int) error { return bare(responses[i]) })
+		b.StopTimer()
+		r.report(b, 0)
+	})
+	for _, name := range []string{"linked", "jit_create"} {
+		b.Run(name, func(b *testing.B) {
+			responses := generate(b, respond[name])
+			base := drive(b.N, func(i int) error { return bare(responses[i]) })
+			if base.err != nil {
+				b.Fatalf("bare validation: %v", base.err)
+			}
+			b.ResetTimer()
+			r := drive(b.N, func(i int) error { return s.postACS(client, responses[i]) })
+			b.StopTimer()
+			r.report(b, base.perOp())
+		})
+	}
+}
+
+// generate has the IdP sign b.N responses.
+func generate(b *testing.B, respond func() string) []string {
+	b.Helper()
+	out := make([]string, b.N)
+	for i := range out {
+		out[i] = respond()
+	}
+	return out
+}
+
+// benchClient is a browser without cookies that keeps a connection per
+// client open, as many browsers do.
+func benchClient(s *site) *http.Client {
+	tr := s.srv.Client().Transport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = benchClients
+	tr.TLSClientConfig = &tls.Config{RootCAs: tr.TLSClientConfig.RootCAs, MinVersion: tls.VersionTLS12}
+	return &http.Client{
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// postACS posts one response and checks that it signed someone in.
+func (s *site) postACS(c *http.Client, samlResponse string) error {
+	res, err := c.PostForm(s.srv.URL+"/saml/acme/okta/acs", url.Values{"SAMLResponse": {samlResponse}})
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther || len(res.Cookies()) == 0 {
+		return fmt.Errorf("ACS answered %s without a session", res.Status)
+	}
+	return nil
+}
+
+// bareSP is gosaml2 configured plainly for the site's connection, as an
+// application would use it without onramp's checks: RetrieveAssertionInfo
+// verifies the signature, Destination, Issuer and Recipient and reports
+// audience and time as warnings (which must be clear here).
+func (s *site) bareSP(b *testing.B) func(samlResponse string) error {
+	b.Helper()
+	conn, err := s.st.GetConnection(context.Background(), s.conn.ID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := NewConnectionConfig(s.srv.URL, "acme", conn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sp := &saml2.SAMLServiceProvider{
+		IdentityProviderIssuer:      cfg.IdP.EntityID,
+		AssertionConsumerServiceURL: cfg.URLs.ACS,
+		ServiceProviderIssuer:       cfg.URLs.EntityID,
+		AudienceURI:                 cfg.URLs.EntityID,
+		IDPCertificateStore:         &dsig.MemoryX509CertificateStore{Roots: cfg.IdP.SigningCerts},
+		SPKeyStore:                  dsig.TLSCertKeyStore(tls.Certificate{Certificate: [][]byte{cfg.SP.Cert.Raw}, PrivateKey: cfg.SP.Key, Leaf: cfg.SP.Cert}),
+		AllowMissingAttributes:      true,
+	}
+	return func(samlResponse string) error {
+		info, err := sp.RetrieveAssertionInfo(samlResponse)
+		if err != nil {
+			return err
+		}
+		if info.WarningInfo.InvalidTime || info.WarningInfo.NotInAudience || info.NameID == "" {
+			return fmt.Errorf("gosaml2 warnings %+v", *info.WarningInfo)
+		}
+		return nil
+	}
+}
+
+// run is the outcome of driving n operations.
+type run struct {
+	n       int
+	elapsed time.Duration
+	lat     []time.Duration
+	err     error
+}
+
+// drive runs op(0..n-1) from benchClients goroutines and records each
+// operation's latency.
+func drive(n int, op func(i int) error) run {
+	r := run{n: n, lat: make([]time.Duration, n)}
+	var next atomic.Int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range benchClients {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				t0 := time.Now()
+				err := op(i)
+				r.lat[i] = time.Since(t0)
+				if err != nil {
+					mu.Lock()
+					if r.err == nil {
+						r.err = fmt.Errorf("operation %d: %w", i, err)
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	r.elapsed = time.Since(start)
+	return r
+}
+
+func (r run) perOp() float64 { return float64(r.elapsed.Nanoseconds()) / float64(r.n) }
+
+// report fails the benchmark on any failed operation, else reports the
+// row's metrics; bareNsPerOp 0 leaves out the comparison.
+func (r run) report(b *testing.B, bareNsPerOp float64) {
+	b.Helper()
+	if r.err != nil {
+		b.Fatal(r.err)
+	}
+	lat := slices.Clone(r.lat)
+	slices.Sort(lat)
+	pct := func(p int) float64 {
+		i := (len(lat)*p+99)/100 - 1
+		return float64(lat[max(i, 0)].Microseconds()) / 1000
+	}
+	b.ReportMetric(float64(r.n)/r.elapsed.Seconds(), "logins/s")
+	b.ReportMetric(pct(50), "p50-ms")
+	b.ReportMetric(pct(99), "p99-ms")
+	if bareNsPerOp > 0 {
+		b.ReportMetric(bareNsPerOp, "bare-ns/op")
+		b.ReportMetric(r.perOp()/bareNsPerOp, "x-bare")
+	}
+}

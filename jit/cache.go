@@ -1,0 +1,110 @@
+package jit
+
+import (
+	"sync"
+
+	"github.com/onramp-dev/onramp/attributes"
+	"github.com/onramp-dev/onramp/store"
+)
+
+// What a sign-in derives from its stored connection (the parsed IdP
+// metadata and SP key pair, the compiled attribute mapping) costs more than
+// reading the connection, so it is kept per connection and rebuilt when the
+// stored values it came from change. The key is those values themselves
+// (compared as strings), not UpdatedAt: a cached entry can never be stale,
+// whatever the clock or the store does with timestamps. One entry per
+// connection ID, replaced on change; entries of deleted connections stay
+// until the process exits (a few KiB each). Failures are not cached.
+
+// configKey is everything NewConnectionConfig reads.
+type configKey struct {
+	base, orgSlug, slug        string
+	idpMetadata, spCert, spKey string
+	allowIdPInitiated          bool
+}
+
+type configEntry struct {
+	key configKey
+	cfg ConnectionConfig
+}
+
+// configCache caches ConnectionConfig per connection.
+type configCache struct {
+	mu      sync.Mutex
+	entries map[store.ConnectionID]configEntry
+}
+
+// get returns NewConnectionConfig(base, orgSlug, c), cached.
+func (cc *configCache) get(base, orgSlug string, c store.Connection) (ConnectionConfig, error) {
+	k := configKey{
+		base: base, orgSlug: orgSlug, slug: c.Slug,
+		idpMetadata: c.IdPMetadataXML, spCert: c.SPCertPEM, spKey: c.SPKeyPEM,
+		allowIdPInitiated: c.AllowIdPInitiated,
+	}
+	cc.mu.Lock()
+	e, ok := cc.entries[c.ID]
+	cc.mu.Unlock()
+	if ok && e.key == k {
+		return e.cfg, nil
+	}
+	cfg, err := NewConnectionConfig(base, orgSlug, c)
+	if err != nil {
+		return ConnectionConfig{}, err
+	}
+	cc.mu.Lock()
+	if cc.entries == nil {
+		cc.entries = map[store.ConnectionID]configEntry{}
+	}
+	cc.entries[c.ID] = configEntry{key: k, cfg: cfg}
+	cc.mu.Unlock()
+	return cfg, nil
+}
+
+// connMapping is a connection's resolved and compiled attribute mapping.
+type connMapping struct {
+	compiled *attributes.Compiled
+	// ownership is the mapping's explicit Ownership; "" means
+	// attributes.DefaultOwnership decides (by the connection's SCIM tokens).
+	ownership attributes.Ownership
+}
+
+type mappingKey struct{ preset, overrides string }
+
+type mappingEntry struct {
+	key mappingKey
+	m   connMapping
+}
+
+// mappingCache caches the compiled mapping per connection.
+type mappingCache struct {
+	mu      sync.Mutex
+	entries map[store.ConnectionID]mappingEntry
+}
+
+// get returns the connection's mapping: attributes.Resolve of its preset and
+// overrides, compiled.
+func (mc *mappingCache) get(c store.Connection) (connMapping, error) {
+	k := mappingKey{preset: c.MappingPreset, overrides: string(c.Mapping)}
+	mc.mu.Lock()
+	e, ok := mc.entries[c.ID]
+	mc.mu.Unlock()
+	if ok && e.key == k {
+		return e.m, nil
+	}
+	m, err := attributes.Resolve(c.MappingPreset, c.Mapping)
+	if err != nil {
+		return connMapping{}, err
+	}
+	compiled, err := m.Compile()
+	if err != nil {
+		return connMapping{}, err
+	}
+	cm := connMapping{compiled: compiled, ownership: m.Ownership}
+	mc.mu.Lock()
+	if mc.entries == nil {
+		mc.entries = map[store.ConnectionID]mappingEntry{}
+	}
+	mc.entries[c.ID] = mappingEntry{key: k, m: cm}
+	mc.mu.Unlock()
+	return cm, nil
+}
