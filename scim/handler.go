@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	elimity "github.com/elimity-com/scim"
@@ -42,6 +43,8 @@ type Store interface {
 	store.Users
 	store.Groups
 	apitoken.Getter // GetToken, to verify bearer tokens
+	// GetConnection reads the token's connection, for its attribute mapping.
+	GetConnection(ctx context.Context, id store.ConnectionID) (store.Connection, error)
 }
 
 // Config configures the SCIM endpoint.
@@ -52,27 +55,37 @@ type Config struct {
 	// members' $ref are built from it.
 	BaseURL string
 	Logger  *slog.Logger
-	// Now is the clock for audit events; nil means time.Now.
+	// Now is the clock for audit events and the mapping cache; nil means
+	// time.Now.
 	Now func() time.Time
 	// MaxBodyBytes limits request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MappingRecheck is how long a connection's compiled attribute mapping is
+	// used before the connection is read again for changes; 0 means
+	// DefaultMappingRecheck.
+	MappingRecheck time.Duration
 }
 
 // Handler is the SCIM 2.0 endpoint, an http.Handler for every path under the
 // base URL's path. Mount it with Mount, or wrap it with echo.WrapHandler on
 // BASEPATH and BASEPATH/* (it strips the base path itself).
 type Handler struct {
-	store   Store
-	base    string // BaseURL without trailing slash
-	prefix  string // its path, e.g. "/scim/v2"
-	log     *slog.Logger
-	now     func() time.Time
-	maxBody int64
-	server  elimity.Server
-	quirks  *quirks
+	store    Store
+	base     string // BaseURL without trailing slash
+	prefix   string // its path, e.g. "/scim/v2"
+	log      *slog.Logger
+	now      func() time.Time
+	maxBody  int64
+	server   elimity.Server
+	schemas  resourceSchemas
+	quirks   *quirks
+	mappings *mappings
 	// rawQuirks switches the vendor normalisation off; only tests set it, to
 	// show which shapes elimity itself rejects.
 	rawQuirks bool
+	// noFastList sends every list through elimity; only tests set it, to compare
+	// the fast lookup's answers with elimity's.
+	noFastList atomic.Bool
 }
 
 // New builds the SCIM endpoint.
@@ -94,13 +107,21 @@ func New(cfg Config) (*Handler, error) {
 		log:     cfg.Logger,
 		now:     cfg.Now,
 		maxBody: cfg.MaxBodyBytes,
-		quirks:  newQuirks(),
+		schemas: newResourceSchemas(),
 	}
+	h.quirks = newQuirks(h.schemas)
 	if h.now == nil {
 		h.now = time.Now
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
+	}
+	recheck := cfg.MappingRecheck
+	if recheck <= 0 {
+		recheck = DefaultMappingRecheck
+	}
+	if h.mappings, err = newMappings(cfg.Store, cfg.Logger, h.now, recheck); err != nil {
+		return nil, err
 	}
 	h.server, err = elimity.NewServer(&elimity.ServerArgs{
 		ServiceProviderConfig: &elimity.ServiceProviderConfig{
@@ -114,9 +135,9 @@ func New(cfg Config) (*Handler, error) {
 				Name:        "User",
 				Endpoint:    "/Users",
 				Description: optional.NewString("User Account"),
-				Schema:      UserSchema(),
+				Schema:      h.schemas.user,
 				SchemaExtensions: []elimity.SchemaExtension{
-					{Schema: EnterpriseUserSchema()},
+					{Schema: h.schemas.enterprise},
 				},
 				Handler: userHandler{h},
 			},
@@ -125,7 +146,7 @@ func New(cfg Config) (*Handler, error) {
 				Name:        "Group",
 				Endpoint:    "/Groups",
 				Description: optional.NewString("Group"),
-				Schema:      GroupSchema(),
+				Schema:      h.schemas.group,
 				Handler:     groupHandler{h},
 			},
 		},
@@ -191,6 +212,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	if req.Method == http.MethodGet && rel == "/ServiceProviderConfig" {
 		h.serviceProviderConfig(w)
+		return
+	}
+	if req.Method == http.MethodGet && req.URL.Path == "/Users" && !h.noFastList.Load() && h.serveFastUserList(w, req) {
 		return
 	}
 	if req.Method == http.MethodGet && (req.URL.Path == "/Users" || req.URL.Path == "/Groups") {

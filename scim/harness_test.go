@@ -24,7 +24,7 @@ import (
 // serving the SCIM handler over a real SQLite file, with one organization, one
 // connection and a SCIM token for it.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	st      *sqlstore.Store
 	dbPath  string
 	handler *Handler
@@ -63,9 +63,12 @@ func (b *syncBuffer) String() string {
 type harnessOptions struct {
 	maxBody   int64
 	rawQuirks bool // no vendor normalisation: what elimity alone accepts
+	// quiet logs at Info into io.Discard, as a production server logs (formatted,
+	// then written), instead of keeping a debug log for the test to read.
+	quiet bool
 }
 
-func newHarness(t *testing.T, opts ...harnessOptions) *harness {
+func newHarness(t testing.TB, opts ...harnessOptions) *harness {
 	t.Helper()
 	var o harnessOptions
 	if len(opts) > 0 {
@@ -74,6 +77,9 @@ func newHarness(t *testing.T, opts ...harnessOptions) *harness {
 	ctx := context.Background()
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if o.quiet {
+		logger = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
 	dbPath := filepath.Join(t.TempDir(), "onramp.db")
 	st, err := sqlstore.Open(ctx, dbPath, logger)
 	if err != nil {
@@ -134,7 +140,7 @@ type response struct {
 }
 
 // json decodes the body into a generic document.
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var doc map[string]any
 	if err := json.Unmarshal(r.body, &doc); err != nil {

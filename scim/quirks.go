@@ -28,11 +28,11 @@ type quirks struct {
 	subAfterVal *regexp.Regexp
 }
 
-func newQuirks() *quirks {
+func newQuirks(s resourceSchemas) *quirks {
 	const op = `(?i:eq|ne|co|sw|ew|gt|ge|lt|le)`
 	return &quirks{
-		user:       UserSchema(),
-		enterprise: EnterpriseUserSchema(),
+		user:       s.user,
+		enterprise: s.enterprise,
 		// `externalId eq jyoung`: Entra's documented user query (learn.microsoft.com,
 		// "Tutorial: Develop and plan provisioning for a SCIM endpoint", Example 1)
 		// sends the value without quotes, which is not RFC 7644 grammar.
@@ -160,49 +160,92 @@ func (q *quirks) userPatch(body []byte) ([]byte, bool) {
 // resolves against the core schema only and refuses), and the value is fixed for
 // the attribute's type.
 func (q *quirks) fixPathValue(path string, value any) (string, any, bool) {
-	p, err := filter.ParsePath([]byte(path))
-	if err != nil {
+	pp, ok := splitPath(path)
+	if !ok {
 		return path, value, false
 	}
 	newPath, changed := path, false
 	var s schema.Schema
-	switch uri := p.AttributePath.URI(); {
-	case uri == "":
+	switch {
+	case pp.uri == "":
 		s = q.user
-		if _, ok := q.user.Attributes.ContainsAttribute(p.AttributePath.AttributeName); !ok {
-			if _, ok := q.enterprise.Attributes.ContainsAttribute(p.AttributePath.AttributeName); ok {
+		if _, ok := q.user.Attributes.ContainsAttribute(pp.name); !ok {
+			if _, ok := q.enterprise.Attributes.ContainsAttribute(pp.name); ok {
 				s = q.enterprise
 				newPath, changed = q.enterprise.ID+":"+path, true
 			}
 		}
-	case strings.EqualFold(uri, q.enterprise.ID):
+	case strings.EqualFold(pp.uri, q.enterprise.ID):
 		s = q.enterprise
-	case strings.EqualFold(uri, q.user.ID):
+	case strings.EqualFold(pp.uri, q.user.ID):
 		s = q.user
 	default:
 		return path, value, false
 	}
-	attr, ok := s.Attributes.ContainsAttribute(p.AttributePath.AttributeName)
+	attr, ok := s.Attributes.ContainsAttribute(pp.name)
 	if !ok {
 		return newPath, value, changed
 	}
-	sub := p.AttributePath.SubAttributeName()
-	if sub == "" {
-		sub = p.SubAttributeName()
-	}
 	element := false
-	if sub != "" {
-		subAttr, ok := attr.SubAttributes().ContainsAttribute(sub)
+	if pp.sub != "" {
+		subAttr, ok := attr.SubAttributes().ContainsAttribute(pp.sub)
 		if !ok {
 			return newPath, value, changed
 		}
 		attr = subAttr
-	} else if p.ValueExpression != nil {
+	} else if pp.filtered {
 		element = true // emails[type eq "work"]: the value is one element
 	}
 	nv, c := fixValue(attr, value, element)
 	return newPath, nv, changed || c
 }
+
+// pathParts is what fixPathValue needs of a PATCH path.
+type pathParts struct {
+	uri, name, sub string
+	filtered       bool // it has a value filter: emails[type eq "work"]
+}
+
+// splitPath splits a PATCH path. The shapes IdPs send most ("active",
+// "name.givenName") are split by hand; anything else goes through the RFC 7644
+// path parser, which costs tens of microseconds a path.
+func splitPath(path string) (pathParts, bool) {
+	name, sub, dotted := strings.Cut(path, ".")
+	if isAttrName(name) && (!dotted || isAttrName(sub)) {
+		return pathParts{name: name, sub: sub}, true
+	}
+	p, err := filter.ParsePath([]byte(path))
+	if err != nil {
+		return pathParts{}, false
+	}
+	pp := pathParts{uri: p.AttributePath.URI(), name: p.AttributePath.AttributeName,
+		sub: p.AttributePath.SubAttributeName(), filtered: p.ValueExpression != nil}
+	if pp.sub == "" {
+		pp.sub = p.SubAttributeName()
+	}
+	if pp.sub != "" {
+		pp.filtered = false
+	}
+	return pp, true
+}
+
+// isAttrName reports whether s is an attribute name as the path parser reads
+// it: an optional "$" (for $ref), then ALPHA *("-" / "_" / DIGIT / ALPHA), as
+// in RFC 7644's ATTRNAME.
+func isAttrName(s string) bool {
+	s = strings.TrimPrefix(s, "$")
+	if s == "" || !isAlpha(s[0]) {
+		return false
+	}
+	for _, c := range []byte(s[1:]) {
+		if !isAlpha(c) && (c < '0' || c > '9') && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 // fixValue converts what vendors send for attr into the RFC type: Entra's string
 // booleans ("True", "False") for boolean attributes (documented in "Known issues

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+
+	filter "github.com/scim2/filter-parser/v2"
 )
 
 // The inputs are vendor bodies from the sources listed in
@@ -44,7 +46,7 @@ func TestQuirksUserPatch(t *testing.T) {
 			want: `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager":{"value":"271"}}}]}`,
 		},
 	}
-	q := newQuirks()
+	q := newQuirks(newResourceSchemas())
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, changed := q.userPatch([]byte(tt.in))
@@ -57,7 +59,7 @@ func TestQuirksUserPatch(t *testing.T) {
 }
 
 func TestQuirksLeaveRFCShapesAlone(t *testing.T) {
-	q := newQuirks()
+	q := newQuirks(newResourceSchemas())
 	patches := []string{
 		// Entra, "Known issues": the remaining shapes elimity accepts as they are.
 		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Add","path":"nickName","value":"Babs"}]}`,
@@ -87,7 +89,7 @@ func TestQuirksLeaveRFCShapesAlone(t *testing.T) {
 }
 
 func TestQuirksUserResource(t *testing.T) {
-	q := newQuirks()
+	q := newQuirks(newResourceSchemas())
 	in := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"userName":"bjensen@testuser.com","active":"True","emails":[{"value":"b@example.com","primary":"true"}],"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"manager":"123456","department":"Sales"}}`
 	want := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"userName":"bjensen@testuser.com","active":true,"emails":[{"value":"b@example.com","primary":true}],"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"manager":{"value":"123456"},"department":"Sales"}}`
 	got, changed := q.userResource([]byte(in))
@@ -98,7 +100,7 @@ func TestQuirksUserResource(t *testing.T) {
 }
 
 func TestQuirksFilter(t *testing.T) {
-	q := newQuirks()
+	q := newQuirks(newResourceSchemas())
 	tests := []struct{ in, want string }{
 		// Entra tutorial, example 1.
 		{`externalId eq jyoung`, `externalId eq "jyoung"`},
@@ -133,5 +135,42 @@ func assertJSONEqual(t *testing.T, got []byte, want string) {
 	}
 	if !reflect.DeepEqual(g, w) {
 		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+// TestSplitPathAgreesWithParser checks the hand-split shapes against the RFC
+// 7644 path parser they stand in for.
+func TestSplitPathAgreesWithParser(t *testing.T) {
+	paths := []string{
+		"active", "displayName", "name.givenName", "emails", "$ref", "members.$ref", "x-y_z9",
+		"manager", "name", "a.b",
+		// Not hand-split: the parser decides.
+		`emails[type eq "work"].value`, `emails[type eq "work"]`,
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
+		"9lives", "a..b", "a.b.c", "", ".a", "a.", "a$b", "$", "a b",
+	}
+	for _, path := range paths {
+		got, gotOK := splitPath(path)
+		p, err := filter.ParsePath([]byte(path))
+		wantOK := err == nil
+		if gotOK != wantOK {
+			t.Errorf("splitPath(%q) ok = %v, parser ok = %v (%v)", path, gotOK, wantOK, err)
+			continue
+		}
+		if !wantOK {
+			continue
+		}
+		want := pathParts{uri: p.AttributePath.URI(), name: p.AttributePath.AttributeName,
+			sub: p.AttributePath.SubAttributeName(), filtered: p.ValueExpression != nil}
+		if want.sub == "" {
+			want.sub = p.SubAttributeName()
+		}
+		if want.sub != "" {
+			want.filtered = false
+		}
+		if got != want {
+			t.Errorf("splitPath(%q) = %+v, parser says %+v", path, got, want)
+		}
 	}
 }

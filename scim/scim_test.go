@@ -597,7 +597,7 @@ func TestQuirksAreNeeded(t *testing.T) {
 	}
 }
 
-func mustJSON(t *testing.T, v any) string {
+func mustJSON(t testing.TB, v any) string {
 	t.Helper()
 	raw, err := jsonMarshal(v)
 	if err != nil {

@@ -12,9 +12,6 @@ import (
 	"github.com/onramp-dev/onramp/store"
 )
 
-// defaultRole is the role of an account created over SCIM.
-const defaultRole = "Member"
-
 // userHandler serves /Users. Each method is a thin shell over a Handler method
 // that returns a plain error, mapped by fail; it never returns an unmapped error.
 type userHandler struct{ h *Handler }
@@ -48,7 +45,7 @@ func (u userHandler) Replace(r *http.Request, id string, attrs elimity.ResourceA
 func (u userHandler) Patch(r *http.Request, id string, ops []elimity.PatchOperation) (elimity.Resource, error) {
 	ctx := r.Context()
 	res, err := u.h.updateUser(ctx, r, id, func(doc map[string]any) (map[string]any, error) {
-		return applyPatch(doc, ops, UserSchema(), EnterpriseUserSchema())
+		return applyPatch(doc, ops, u.h.schemas.user, u.h.schemas.enterprise)
 	})
 	return res, u.h.fail(ctx, err)
 }
@@ -67,13 +64,16 @@ func (h *Handler) createUser(ctx context.Context, r *http.Request, attrs map[str
 	if err != nil {
 		return elimity.Resource{}, err
 	}
-	p, err := profileFromResource(doc)
+	m, err := h.mappings.get(ctx, t.Connection)
+	if err != nil {
+		return elimity.Resource{}, err
+	}
+	p, err := profileFromResource(doc, m)
 	if err != nil {
 		return elimity.Resource{}, err
 	}
 	u := store.User{
 		OrgID:        t.Org,
-		Role:         defaultRole,
 		Source:       store.SourceSCIM,
 		ConnectionID: t.Connection,
 		Resource:     raw,
@@ -111,17 +111,23 @@ func (h *Handler) getUser(ctx context.Context, r *http.Request, id string) (elim
 }
 
 func (h *Handler) listUsers(ctx context.Context, r *http.Request, params elimity.ListRequestParams) (elimity.Page, error) {
+	var f store.Filter
+	if params.FilterValidator != nil {
+		var err error
+		if f, err = toStoreFilter(params.FilterValidator.GetFilter(), userResource); err != nil {
+			return elimity.Page{}, err
+		}
+	}
+	return h.listUsersBy(ctx, r, f, params.StartIndex, params.Count)
+}
+
+// listUsersBy returns one page of the tenant's users matching f (nil: all).
+func (h *Handler) listUsersBy(ctx context.Context, r *http.Request, f store.Filter, start, count int) (elimity.Page, error) {
 	t, err := tenant(ctx)
 	if err != nil {
 		return elimity.Page{}, err
 	}
-	q := store.UserQuery{StartIndex: params.StartIndex, Count: params.Count}
-	if params.FilterValidator != nil {
-		if q.Filter, err = toStoreFilter(params.FilterValidator.GetFilter(), userResource); err != nil {
-			return elimity.Page{}, err
-		}
-	}
-	page, err := h.store.ListUsers(ctx, t.Org, q)
+	page, err := h.store.ListUsers(ctx, t.Org, store.UserQuery{Filter: f, StartIndex: start, Count: count})
 	if err != nil {
 		return elimity.Page{}, fmt.Errorf("scim: list users: %w", err)
 	}
@@ -144,9 +150,9 @@ type userPlan struct {
 }
 
 // planUserUpdate computes the user's new resource with change (PUT: the body;
-// PATCH: the patched document) and derives its profile. It is a pure function
-// of u, so it can run inside the store's update closure.
-func planUserUpdate(r *http.Request, u store.User, change func(doc map[string]any) (map[string]any, error)) (userPlan, error) {
+// PATCH: the patched document) and derives its profile with m. It is a pure
+// function of u, so it can run inside the store's update closure.
+func planUserUpdate(r *http.Request, u store.User, m userMapping, change func(doc map[string]any) (map[string]any, error)) (userPlan, error) {
 	if err := checkIfMatch(r, u.Version); err != nil {
 		return userPlan{}, err
 	}
@@ -162,11 +168,11 @@ func planUserUpdate(r *http.Request, u store.User, change func(doc map[string]an
 	if err != nil {
 		return userPlan{}, err
 	}
-	p, err := profileFromResource(doc)
+	p, err := profileFromResource(doc, m)
 	if err != nil {
 		return userPlan{}, err
 	}
-	return userPlan{profile: p, raw: raw, unchanged: reflect.DeepEqual(doc, oldDoc) && p.Active == u.Active}, nil
+	return userPlan{profile: p, raw: raw, unchanged: reflect.DeepEqual(doc, oldDoc) && !p.changes(u)}, nil
 }
 
 // activeAction is the audit action of an update that takes active from old to new.
@@ -181,12 +187,23 @@ func activeAction(old, new bool) string {
 }
 
 // updateUser applies change to the user inside the store's update, so that
-// concurrent updates serialise instead of failing. The audit event, which the
-// store takes before the update runs, names the action planned on a first read;
-// only if a concurrent change of active makes that action wrong is the update
-// abandoned and planned again.
+// concurrent updates serialise instead of failing.
+//
+// The plan (decoding the stored resource, applying the PATCH or PUT, mapping
+// the profile) is made on a first read, outside the store's writer: on SQLite
+// one goroutine runs every write, and work done inside the closure is work no
+// other write can do meanwhile. Inside, the closure only checks that the user's
+// Version is still the one planned on (every write of a user increments it) and
+// applies the plan; if another write came in between, it plans again there, on
+// the current value. The audit event, which the store takes before the update
+// runs, names the action planned on the first read; only if a concurrent change
+// of active makes that action wrong is the update abandoned and planned again.
 func (h *Handler) updateUser(ctx context.Context, r *http.Request, id string, change func(doc map[string]any) (map[string]any, error)) (elimity.Resource, error) {
 	t, err := tenant(ctx)
+	if err != nil {
+		return elimity.Resource{}, err
+	}
+	m, err := h.mappings.get(ctx, t.Connection)
 	if err != nil {
 		return elimity.Resource{}, err
 	}
@@ -195,7 +212,7 @@ func (h *Handler) updateUser(ctx context.Context, r *http.Request, id string, ch
 		if err != nil {
 			return elimity.Resource{}, err
 		}
-		plan, err := planUserUpdate(r, pre, change)
+		plan, err := planUserUpdate(r, pre, m, change)
 		if err != nil {
 			return elimity.Resource{}, err
 		}
@@ -204,10 +221,14 @@ func (h *Handler) updateUser(ctx context.Context, r *http.Request, id string, ch
 		}
 		action := activeAction(pre.Active, plan.profile.Active)
 		updated, err := h.store.UpdateUser(ctx, t.Org, pre.ID, func(u *store.User) error {
-			p, err := planUserUpdate(r, *u, change)
+			p := plan
+			if u.Version != pre.Version {
+				var err error
+				if p, err = planUserUpdate(r, *u, m, change); err != nil {
+					return err
+				}
+			}
 			switch {
-			case err != nil:
-				return err
 			case p.unchanged:
 				return errUnchanged
 			case activeAction(u.Active, p.profile.Active) != action:
