@@ -12,7 +12,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
+	"github.com/onramp-dev/onramp/demo"
 	"github.com/onramp-dev/onramp/server"
+	"github.com/onramp-dev/onramp/store"
 	"github.com/onramp-dev/onramp/store/sqlstore"
 )
 
@@ -32,6 +36,7 @@ type serveCmd struct {
 	SAMLKey         string        `name:"saml-key" env:"ONRAMP_SAML_KEY" placeholder:"HEX_OR_BASE64" help:"Secret (at least 32 bytes, hex or base64) that signs SAML request-tracking cookies; the same on every replica. Random per start if unset."`
 	ReturnToOrigins []string      `name:"return-to-origin" env:"ONRAMP_RETURN_TO_ORIGINS" placeholder:"ORIGIN" help:"Origin (e.g. https://app.example.com) that SAML sign-in may send the browser back to with return_to; repeatable, or comma-separated in the environment."`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"ONRAMP_SHUTDOWN_TIMEOUT" default:"25s" placeholder:"DURATION" help:"How long SIGTERM waits for in-flight requests before giving up (default: ${default})."`
+	Demo            bool          `name:"demo" env:"ONRAMP_DEMO" help:"Also set up and serve a demo: organization demo with a built-in SAML IdP at BASE/demo/idp and JIT sign-up, a landing page at BASE/, and a new SCIM token printed as the last line of stdout. SQLite only; the IdP key is kept in DB.demo-idp.pem."`
 }
 
 func (c *serveCmd) validate() []string {
@@ -47,6 +52,7 @@ func (c *serveCmd) validate() []string {
 	if c.ShutdownTimeout <= 0 {
 		ps = append(ps, "--shutdown-timeout (ONRAMP_SHUTDOWN_TIMEOUT) must be positive")
 	}
+	ps = append(ps, c.validateDemo()...)
 	return ps
 }
 
@@ -92,8 +98,18 @@ func validateBaseURL(name, raw string) []string {
 func (c *serveCmd) baseURL() string { return strings.TrimRight(c.BaseURL, "/") }
 
 func (c *serveCmd) Run(e *env) error {
+	ln, err := (&net.ListenConfig{}).Listen(e.ctx, "tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	return c.serve(e, ln)
+}
+
+// serve runs the server on ln until e.ctx ends, then drains it. It closes ln.
+func (c *serveCmd) serve(e *env, ln net.Listener) error {
 	st, err := sqlstore.Open(e.ctx, c.DB, e.logger)
 	if err != nil {
+		_ = ln.Close()
 		return fmt.Errorf("open store: %w", err)
 	}
 	// The store closes last, after the server has drained.
@@ -103,19 +119,11 @@ func (c *serveCmd) Run(e *env) error {
 		}
 	}()
 
-	scimHandler, err := newSCIMHandler(st, c.baseURL(), e.logger)
+	h, d, err := c.handler(e, st)
 	if err != nil {
+		_ = ln.Close()
 		return err
 	}
-	samlHandler, err := newSAMLHandler(st, c.baseURL(), c.SAMLKey, c.ReturnToOrigins, e.logger)
-	if err != nil {
-		return err
-	}
-	h, err := server.New(server.Config{Store: st, SCIM: scimHandler, Logger: e.logger})
-	if err != nil {
-		return err
-	}
-	samlHandler.Register(h)
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -124,12 +132,14 @@ func (c *serveCmd) Run(e *env) error {
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(e.logger.Handler(), slog.LevelWarn),
 	}
-	ln, err := (&net.ListenConfig{}).Listen(e.ctx, "tcp", c.Addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	e.logger.Info("listening", "addr", ln.Addr().String(), "base_url", c.baseURL(),
-		"scim_base", c.baseURL()+server.SCIMPrefix, "db", redactDSN(c.DB))
+		"scim_base", c.baseURL()+server.SCIMPrefix, "db", redactDSN(c.DB), "demo", c.Demo)
+	if d != nil {
+		if err := printDemo(e.ctx, e.stdout, st, d, c.baseURL()); err != nil {
+			_ = ln.Close()
+			return err
+		}
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -151,6 +161,33 @@ func (c *serveCmd) Run(e *env) error {
 	}
 	e.logger.Info("stopped")
 	return nil
+}
+
+// handler builds the server's routes: health, SCIM, SAML and, with --demo,
+// the demo (returned too, for its URLs).
+func (c *serveCmd) handler(e *env, st store.Store) (*echo.Echo, *demo.Demo, error) {
+	scimHandler, err := newSCIMHandler(st, c.baseURL(), e.logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	samlHandler, err := newSAMLHandler(st, c.baseURL(), c.SAMLKey, c.ReturnToOrigins, e.logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, err := server.New(server.Config{Store: st, SCIM: scimHandler, Logger: e.logger})
+	if err != nil {
+		return nil, nil, err
+	}
+	samlHandler.Register(h)
+	if !c.Demo {
+		return h, nil, nil
+	}
+	d, err := newDemo(e.ctx, st, c.baseURL(), c.DB, e.logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	d.Register(h)
+	return h, d, nil
 }
 
 // redactDSN hides a password in a postgres:// DSN, for logs.
