@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	filter "github.com/scim2/filter-parser/v2"
+
 	"github.com/onramp-dev/onramp/scim/patch"
 )
 
@@ -247,6 +249,31 @@ func TestGoldenFilesUsed(t *testing.T) {
 		})
 		if err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestParsePathAgreesWithParser checks the hand-split shapes against
+// filter.ParsePath, which they stand in for.
+func TestParsePathAgreesWithParser(t *testing.T) {
+	paths := []string{
+		"active", "displayName", "name.givenName", "emails", "$ref", "members.$ref", "x-y_z9",
+		"manager", "a.b", "A1.b2",
+		// Not hand-split: the parser decides.
+		`emails[type eq "work"].value`, `emails[type eq "work"]`,
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
+		"9lives", "a..b", "a.b.c", "", ".a", "a.", "a$b", "$", "a b", "-a", "_a",
+	}
+	for _, path := range paths {
+		got, gotErr := patch.ParsePath(path)
+		want, wantErr := filter.ParsePath([]byte(path))
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Errorf("ParsePath(%q) error %v, parser's %v", path, gotErr, wantErr)
+			continue
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("ParsePath(%q) = %#v, parser's %#v", path, got, want)
 		}
 	}
 }
