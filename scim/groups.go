@@ -182,7 +182,7 @@ func (h *Handler) patchGroup(ctx context.Context, r *http.Request, id string, op
 		if len(rest) == 0 {
 			return doc, nil
 		}
-		return applyPatch(doc, rest, h.schemas.group)
+		return h.patchers.group.Apply(doc, rest)
 	}, mc)
 }
 

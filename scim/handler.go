@@ -78,6 +78,7 @@ type Handler struct {
 	maxBody  int64
 	server   elimity.Server
 	schemas  resourceSchemas
+	patchers patchers
 	quirks   *quirks
 	mappings *mappings
 	// rawQuirks switches the vendor normalisation off; only tests set it, to
@@ -110,6 +111,7 @@ func New(cfg Config) (*Handler, error) {
 		schemas: newResourceSchemas(),
 	}
 	h.quirks = newQuirks(h.schemas)
+	h.patchers = newPatchers(h.schemas)
 	if h.now == nil {
 		h.now = time.Now
 	}

@@ -1,9 +1,6 @@
 package scim
 
 import (
-	elimity "github.com/elimity-com/scim"
-	"github.com/elimity-com/scim/schema"
-
 	"github.com/onramp-dev/onramp/scim/patch"
 )
 
@@ -11,7 +8,10 @@ import (
 // with its scimType.
 type patchError = patch.Error
 
-// applyPatch applies RFC 7644 PATCH operations to a resource document.
-func applyPatch(doc map[string]any, ops []elimity.PatchOperation, s schema.Schema, exts ...schema.Schema) (map[string]any, error) {
-	return patch.Apply(doc, ops, s, exts...)
+// patchers apply RFC 7644 PATCH operations to stored resource documents, one
+// per resource type, built once per Handler.
+type patchers struct{ user, group *patch.Patcher }
+
+func newPatchers(s resourceSchemas) patchers {
+	return patchers{user: patch.New(s.user, s.enterprise), group: patch.New(s.group)}
 }

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/elimity-com/scim/schema"
-	filter "github.com/scim2/filter-parser/v2"
+	"github.com/onramp-dev/onramp/scim/patch"
 )
 
 // quirks rewrites the request shapes that real identity providers send and that
@@ -206,15 +206,10 @@ type pathParts struct {
 	filtered       bool // it has a value filter: emails[type eq "work"]
 }
 
-// splitPath splits a PATCH path. The shapes IdPs send most ("active",
-// "name.givenName") are split by hand; anything else goes through the RFC 7644
-// path parser, which costs tens of microseconds a path.
+// splitPath splits a PATCH path (patch.ParsePath: the common shapes without the
+// RFC 7644 path parser, which costs tens of microseconds a path).
 func splitPath(path string) (pathParts, bool) {
-	name, sub, dotted := strings.Cut(path, ".")
-	if isAttrName(name) && (!dotted || isAttrName(sub)) {
-		return pathParts{name: name, sub: sub}, true
-	}
-	p, err := filter.ParsePath([]byte(path))
+	p, err := patch.ParsePath(path)
 	if err != nil {
 		return pathParts{}, false
 	}
@@ -228,24 +223,6 @@ func splitPath(path string) (pathParts, bool) {
 	}
 	return pp, true
 }
-
-// isAttrName reports whether s is an attribute name as the path parser reads
-// it: an optional "$" (for $ref), then ALPHA *("-" / "_" / DIGIT / ALPHA), as
-// in RFC 7644's ATTRNAME.
-func isAttrName(s string) bool {
-	s = strings.TrimPrefix(s, "$")
-	if s == "" || !isAlpha(s[0]) {
-		return false
-	}
-	for _, c := range []byte(s[1:]) {
-		if !isAlpha(c) && (c < '0' || c > '9') && c != '-' && c != '_' {
-			return false
-		}
-	}
-	return true
-}
-
-func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 // fixValue converts what vendors send for attr into the RFC type: Entra's string
 // booleans ("True", "False") for boolean attributes (documented in "Known issues

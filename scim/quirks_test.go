@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
-
-	filter "github.com/scim2/filter-parser/v2"
 )
 
 // The inputs are vendor bodies from the sources listed in
@@ -135,42 +133,5 @@ func assertJSONEqual(t *testing.T, got []byte, want string) {
 	}
 	if !reflect.DeepEqual(g, w) {
 		t.Errorf("got  %s\nwant %s", got, want)
-	}
-}
-
-// TestSplitPathAgreesWithParser checks the hand-split shapes against the RFC
-// 7644 path parser they stand in for.
-func TestSplitPathAgreesWithParser(t *testing.T) {
-	paths := []string{
-		"active", "displayName", "name.givenName", "emails", "$ref", "members.$ref", "x-y_z9",
-		"manager", "name", "a.b",
-		// Not hand-split: the parser decides.
-		`emails[type eq "work"].value`, `emails[type eq "work"]`,
-		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
-		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
-		"9lives", "a..b", "a.b.c", "", ".a", "a.", "a$b", "$", "a b",
-	}
-	for _, path := range paths {
-		got, gotOK := splitPath(path)
-		p, err := filter.ParsePath([]byte(path))
-		wantOK := err == nil
-		if gotOK != wantOK {
-			t.Errorf("splitPath(%q) ok = %v, parser ok = %v (%v)", path, gotOK, wantOK, err)
-			continue
-		}
-		if !wantOK {
-			continue
-		}
-		want := pathParts{uri: p.AttributePath.URI(), name: p.AttributePath.AttributeName,
-			sub: p.AttributePath.SubAttributeName(), filtered: p.ValueExpression != nil}
-		if want.sub == "" {
-			want.sub = p.SubAttributeName()
-		}
-		if want.sub != "" {
-			want.filtered = false
-		}
-		if got != want {
-			t.Errorf("splitPath(%q) = %+v, parser says %+v", path, got, want)
-		}
 	}
 }

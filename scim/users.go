@@ -45,7 +45,7 @@ func (u userHandler) Replace(r *http.Request, id string, attrs elimity.ResourceA
 func (u userHandler) Patch(r *http.Request, id string, ops []elimity.PatchOperation) (elimity.Resource, error) {
 	ctx := r.Context()
 	res, err := u.h.updateUser(ctx, r, id, func(doc map[string]any) (map[string]any, error) {
-		return applyPatch(doc, ops, u.h.schemas.user, u.h.schemas.enterprise)
+		return u.h.patchers.user.Apply(doc, ops)
 	})
 	return res, u.h.fail(ctx, err)
 }
