@@ -11,10 +11,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/onramp-dev/onramp/orgconfig"
 	"github.com/onramp-dev/onramp/store"
 )
 
@@ -253,10 +253,10 @@ func (v *validator) org(path []any, o Organization) OrgConfig {
 			JITSSOConnections: o.Onboarding.JIT.SSOConnections,
 		},
 	}
-	if msg := checkSlug(o.Slug); msg != "" {
+	if msg := orgconfig.CheckSlug(o.Slug); msg != "" {
 		v.add(with(path, "slug"), "%s", msg)
 	}
-	if msg := checkName(oc.Name, true); msg != "" {
+	if msg := orgconfig.CheckName(oc.Name, true); msg != "" {
 		v.add(with(path, "name"), "%s", msg)
 	}
 
@@ -274,7 +274,7 @@ func (v *validator) org(path []any, o Organization) OrgConfig {
 	acl := with(path, "onboarding", "accessControl")
 	domains := map[string]bool{}
 	for i, d := range o.Onboarding.AccessControl.EmailDomains {
-		nd, msg := normaliseDomain(d)
+		nd, msg := orgconfig.NormalizeDomain(d)
 		if msg != "" {
 			v.add(with(acl, "emailDomains", i), "%q: %s", d, msg)
 			continue
@@ -302,13 +302,13 @@ func (v *validator) connection(path []any, c Connection) ConnectionConfig {
 		AllowIdPInitiated: c.Authentication.AllowIdPInitiated,
 		MappingPreset:     strings.ToLower(strings.TrimSpace(c.Mapping.Preset)),
 	}
-	if msg := checkSlug(c.Slug); msg != "" {
+	if msg := orgconfig.CheckSlug(c.Slug); msg != "" {
 		v.add(with(path, "slug"), "%s", msg)
 	}
 	if cc.Name == "" {
 		cc.Name = c.Slug
 	}
-	if msg := checkName(cc.Name, false); msg != "" {
+	if msg := orgconfig.CheckName(cc.Name, false); msg != "" {
 		v.add(with(path, "name"), "%s", msg)
 	}
 	if cc.MappingPreset == "" {
@@ -411,91 +411,6 @@ func checkMetadata(data []byte) error {
 		return errors.New("no IDPSSODescriptor: is this the identity provider's metadata (not a service provider's)?")
 	}
 	return nil
-}
-
-// maxSlugLen bounds slugs; they appear in URLs.
-const maxSlugLen = 63
-
-// checkSlug returns what is wrong with a slug, or "". A slug is 1 to 63 lower-case
-// letters, digits and hyphens, starting with a letter or digit and not ending with a
-// hyphen.
-func checkSlug(s string) string {
-	const rule = "a slug is 1 to 63 characters a-z, 0-9 and '-', starting with a letter or digit and not ending with '-'"
-	if s == "" {
-		return "slug is required"
-	}
-	if len(s) > maxSlugLen || s[0] == '-' || s[len(s)-1] == '-' {
-		return fmt.Sprintf("%q: %s", s, rule)
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
-			return fmt.Sprintf("%q: %s", s, rule)
-		}
-	}
-	return ""
-}
-
-// maxNameLen bounds display names.
-const maxNameLen = 200
-
-func checkName(s string, required bool) string {
-	if s == "" {
-		if required {
-			return "name is required"
-		}
-		return ""
-	}
-	if len(s) > maxNameLen {
-		return fmt.Sprintf("longer than %d bytes", maxNameLen)
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return "contains a control character"
-		}
-	}
-	return ""
-}
-
-// normaliseDomain lower-cases a domain and checks that it is a DNS name: no
-// scheme, no '@', no port or path, at least two labels of 1 to 63 characters
-// a-z, 0-9 and '-' not starting or ending with '-'. Internationalised names must be
-// written in their xn-- (punycode) form. It returns the normalised domain or what
-// is wrong.
-func normaliseDomain(d string) (string, string) {
-	s := strings.ToLower(strings.TrimSpace(d))
-	s = strings.TrimSuffix(s, ".")
-	switch {
-	case s == "":
-		return "", "empty domain"
-	case strings.Contains(s, "://"):
-		return "", "a domain has no scheme (write example.com, not https://example.com)"
-	case strings.Contains(s, "@"):
-		return "", "a domain, not an email address (write example.com, not someone@example.com)"
-	case strings.ContainsAny(s, "/:"):
-		return "", "a domain has no port or path"
-	case len(s) > 253:
-		return "", "longer than 253 characters"
-	}
-	labels := strings.Split(s, ".")
-	if len(labels) < 2 {
-		return "", "not a fully qualified domain (want at least two labels, like example.com)"
-	}
-	for _, l := range labels {
-		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
-			return "", "not a valid DNS name"
-		}
-		for i := 0; i < len(l); i++ {
-			c := l[i]
-			if c >= 0x80 {
-				return "", "not ASCII: write internationalised domains in their xn-- form"
-			}
-			if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
-				return "", "not a valid DNS name"
-			}
-		}
-	}
-	return s, ""
 }
 
 func sortedKeys(m map[string]bool) []string {
