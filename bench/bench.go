@@ -53,6 +53,11 @@ type Config struct {
 	SyncClients int
 	// PID, if not 0, is the server's process ID, to read its memory use.
 	PID int
+	// RawDB, if set, is a directory (on the server database's file system) for
+	// a scratch SQLite file on which the raw rate of single-row insert
+	// transactions is measured in the same run, at each Clients level, as the
+	// baseline for SCIM creates.
+	RawDB string
 	// Timeout bounds the whole run.
 	Timeout time.Duration
 	// AllowRemote permits a target that is not a loopback address.
@@ -125,6 +130,11 @@ func (c *Config) Validate() error {
 	if c.SyncUsers < 0 || c.SyncClients < 1 || c.SyncClients > 1024 {
 		ps = append(ps, errors.New("bench: sync users must be >= 0 and sync clients between 1 and 1024"))
 	}
+	if c.RawDB != "" {
+		if fi, err := os.Stat(c.RawDB); err != nil || !fi.IsDir() {
+			ps = append(ps, fmt.Errorf("bench: raw-db %q is not a directory", c.RawDB))
+		}
+	}
 	if c.PID < 0 {
 		ps = append(ps, errors.New("bench: pid must not be negative"))
 	}
@@ -194,6 +204,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	cfg.Logger.Info("bench: target reachable", "scim_base", r.base, "users", total, "run", rep.Run)
 
 	phases := []func(context.Context, *Report) error{r.creates, r.lookups, r.deactivations, r.sync, r.memory}
+	if cfg.RawDB != "" {
+		phases = append([]func(context.Context, *Report) error{r.rawRates}, phases...)
+	}
 	for _, phase := range phases {
 		if err := phase(ctx, &rep); err != nil {
 			return rep, err
@@ -209,6 +222,11 @@ type runner struct {
 	run    string
 	client *http.Client
 	seq    atomic.Int64 // next user number
+
+	// rawBest is the best raw insert rate; createsTop the create rate at the
+	// highest concurrency, createsTopClients.
+	rawBest, createsTop float64
+	createsTopClients   int
 
 	mu    sync.Mutex
 	names []int64  // numbers of users created in this run
@@ -311,17 +329,17 @@ func (r *runner) creates(ctx context.Context, rep *Report) error {
 			_, err := r.createUser(ctx)
 			return err
 		})
-		name := fmt.Sprintf("POST /Users, %d client", c)
-		if c > 1 {
-			name += "s"
-		}
-		rep.Rows = append(rep.Rows, Row{Name: name, N: res.n, Errors: res.errors, Rate: res.rate(),
+		rep.Rows = append(rep.Rows, Row{Name: "POST /Users, " + plural(c, "client"), N: res.n, Errors: res.errors, Rate: res.rate(),
 			P50: res.pct(0.5), P99: res.pct(0.99), Wall: res.wall, Note: note(ctx, res, r.cfg.Ops)})
+		if c >= r.createsTopClients {
+			r.createsTop, r.createsTopClients = res.rate(), c
+		}
 		r.cfg.Logger.Info("bench: creates done", "clients", c, "n", res.n, "errors", res.errors)
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("bench: %w", err)
 		}
 	}
+	r.ratioRow(rep)
 	return nil
 }
 

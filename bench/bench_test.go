@@ -66,10 +66,11 @@ func startOnramp(t *testing.T) (string, string) {
 
 func TestRunAgainstARealServer(t *testing.T) {
 	base, token := startOnramp(t)
+	rawDir := t.TempDir()
 	rep, err := bench.Run(context.Background(), bench.Config{
 		URL: base, Token: token,
 		Users: []int{60, 80}, Clients: []int{1, 4}, Ops: 20,
-		SyncUsers: 15, SyncClients: 2, PID: os.Getpid(), Timeout: 5 * time.Minute,
+		SyncUsers: 15, SyncClients: 2, PID: os.Getpid(), RawDB: rawDir, Timeout: 5 * time.Minute,
 	})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -79,8 +80,11 @@ func TestRunAgainstARealServer(t *testing.T) {
 		n      int
 		users  int
 	}{
+		{"raw SQLite insert tx, 1 goroutine", 20, 0},
+		{"raw SQLite insert tx, 4 goroutines", 20, 0},
 		{"POST /Users, 1 client", 20, 0},
 		{"POST /Users, 4 clients", 20, 0},
+		{"ratio POST/s (4 clients) ÷ raw insert tx/s", 0, 0},
 		{"fill (POST /Users)", 20, 60}, // 40 created so far, 20 more to reach 60
 		{"GET /Users?filter=userName eq", 20, 60},
 		{"server RSS", 0, 60},
@@ -112,6 +116,15 @@ func TestRunAgainstARealServer(t *testing.T) {
 		if strings.HasPrefix(r.Name, "server RSS") && !strings.Contains(r.Note, "VmRSS") {
 			t.Errorf("RSS row note %q", r.Note)
 		}
+		if strings.HasPrefix(r.Name, "raw SQLite") && !strings.Contains(r.Note, "journal_mode=wal synchronous=FULL") {
+			t.Errorf("raw row note %q lacks the settings read back from SQLite", r.Note)
+		}
+		if strings.HasPrefix(r.Name, "ratio") && !strings.Contains(r.Note, "× (") {
+			t.Errorf("ratio row note %q", r.Note)
+		}
+	}
+	if left, err := os.ReadDir(rawDir); err != nil || len(left) != 0 {
+		t.Errorf("raw SQLite scratch files left behind: %v %v", left, err)
 	}
 	var buf bytes.Buffer
 	if err := rep.Write(&buf); err != nil {
@@ -134,12 +147,13 @@ func TestRunStopsOnABadToken(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	cfg := bench.Config{URL: "http://192.0.2.1:8080", Users: []int{5, 2}, Clients: []int{0}, SyncClients: 1, Timeout: time.Minute}
+	cfg := bench.Config{URL: "http://192.0.2.1:8080", Users: []int{5, 2}, Clients: []int{0}, SyncClients: 1, Timeout: time.Minute,
+		RawDB: filepath.Join(t.TempDir(), "absent")}
 	err := cfg.Validate()
 	if err == nil {
 		t.Fatal("Validate accepted a bad config")
 	}
-	for _, want := range []string{"not a loopback address", "token is required", "ascending", "clients 0", "ops must be positive"} {
+	for _, want := range []string{"not a loopback address", "token is required", "ascending", "clients 0", "ops must be positive", "is not a directory"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}

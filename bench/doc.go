@@ -2,7 +2,12 @@
 // identity providers make it do: SCIM user creation at one and many concurrent
 // clients, lookups by `userName eq` at a given directory size, deactivation by
 // PATCH, and an Okta-style initial sync (a filter GET, then a POST, per user). It
-// also reads the server's resident memory from /proc when given its PID.
+// also reads the server's resident memory from /proc when given its PID, and,
+// given a scratch directory (RawDB), measures in the same run the rate of raw
+// SQLite single-row insert transactions with the store's settings (WAL,
+// synchronous=FULL, BEGIN IMMEDIATE, busy timeout; read back from SQLite and
+// printed) and the ratio of SCIM creates at the highest concurrency to it: what
+// the HTTP and SCIM layers cost, or, with group commit, gain.
 //
 // It is the engine of `onramp bench scim`. Every phase is bounded by a request
 // count and the whole run by a timeout, and by default only loopback addresses are

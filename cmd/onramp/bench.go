@@ -21,6 +21,7 @@ type benchSCIMCmd struct {
 	SyncUsers   int           `name:"sync-users" default:"0" placeholder:"N" help:"Users in the Okta-style sync (0: the first --users size)."`
 	SyncClients int           `name:"sync-clients" default:"4" placeholder:"N" help:"Concurrency of the Okta-style sync (default: ${default})."`
 	PID         int           `name:"pid" default:"0" placeholder:"PID" help:"The server's process ID, to report its memory (VmRSS) from /proc."`
+	RawDB       string        `name:"raw-db" placeholder:"DIR" help:"Also measure raw SQLite single-row insert transactions (the store's settings) on a scratch file in DIR, on the server database's file system, and print creates/s over that rate."`
 	Timeout     time.Duration `name:"timeout" default:"30m" placeholder:"DURATION" help:"Stop after this long (default: ${default})."`
 	AllowRemote bool          `name:"allow-remote" help:"Allow a target that is not a loopback address."`
 }
@@ -28,7 +29,7 @@ type benchSCIMCmd struct {
 func (c *benchSCIMCmd) config(e *env) bench.Config {
 	return bench.Config{
 		URL: c.URL, Token: c.Token, Users: c.Users, Clients: c.Clients, Ops: c.Ops,
-		SyncUsers: c.SyncUsers, SyncClients: c.SyncClients, PID: c.PID, Timeout: c.Timeout,
+		SyncUsers: c.SyncUsers, SyncClients: c.SyncClients, PID: c.PID, RawDB: c.RawDB, Timeout: c.Timeout,
 		AllowRemote: c.AllowRemote, Logger: e.logger,
 	}
 }
