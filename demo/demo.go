@@ -37,8 +37,10 @@ const (
 
 // Paths served by Register.
 const (
-	LandingPath     = "/"
-	SignOutPath     = "/demo/signout"
+	LandingPath = "/"
+	// LogoutPath is jit's sign-out endpoint, which the landing page posts
+	// to; the demo serves no sign-out of its own.
+	LogoutPath      = "/logout"
 	IdPMetadataPath = "/demo/idp/metadata"
 	IdPSSOPath      = "/demo/idp/sso"
 	IdPLoginPath    = "/demo/idp/login"
@@ -186,10 +188,9 @@ func (d *Demo) URLs() URLs { return d.urls }
 // Setup says what New found and changed.
 func (d *Demo) Setup() Setup { return d.setup }
 
-// Register adds the landing page, sign-out and the demo IdP to e.
+// Register adds the landing page and the demo IdP to e.
 func (d *Demo) Register(e *echo.Echo) {
 	e.GET(LandingPath, d.landing)
-	e.POST(SignOutPath, d.signOut)
 	e.GET(IdPMetadataPath, echo.WrapHandler(http.HandlerFunc(d.idp.ServeMetadata)))
 	e.GET(IdPSSOPath, echo.WrapHandler(http.HandlerFunc(d.idp.ServeSSO)))
 	e.POST(IdPLoginPath, d.pick)

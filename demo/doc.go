@@ -52,8 +52,8 @@
 //
 // The landing page (GET /) says who is signed in, through the same session
 // cookie as /api/v1/me, lists the demo organization's accounts with where
-// they came from, and shows the SCIM request that finds them. POST
-// /demo/signout ends the session.
+// they came from, and shows the SCIM request that finds them. Its "Sign out"
+// posts to jit's POST /logout.
 //
 // Nothing here is meant for production: the IdP signs anyone in as anyone.
 package demo

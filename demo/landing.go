@@ -37,7 +37,7 @@ type landingPage struct {
 	Connection    string
 	EmailDomain   string
 	URLs          URLs
-	SignOut       string
+	SignOut       string // jit's logout endpoint
 	Me            *account
 	MeURL         string
 	SCIMBase      string
@@ -75,7 +75,7 @@ func (d *Demo) landing(c echo.Context) error {
 		Connection:  ConnectionSlug,
 		EmailDomain: EmailDomain,
 		URLs:        d.urls,
-		SignOut:     SignOutPath,
+		SignOut:     LogoutPath,
 		MeURL:       d.base + "/api/v1/me",
 		SCIMBase:    scimBase,
 		SCIMCurl:    scimCurl(scimBase, People()[0].Email),
@@ -118,14 +118,4 @@ func scimCurl(scimBase, userName string) string {
 	filter := url.QueryEscape(`userName eq "` + userName + `"`)
 	filter = strings.NewReplacer("+", "%20", "%40", "@").Replace(filter)
 	return fmt.Sprintf(`curl -H "Authorization: Bearer $ONRAMP_TOKEN" '%s/Users?filter=%s'`, scimBase, filter)
-}
-
-// signOut ends the session and goes back to the landing page. The session
-// cookie is SameSite=Lax, so another site cannot post here with it.
-func (d *Demo) signOut(c echo.Context) error {
-	if err := d.sessions.End(c.Request().Context(), c.Response(), c.Request()); err != nil {
-		return fmt.Errorf("demo: sign out: %w", err)
-	}
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.Redirect(http.StatusSeeOther, LandingPath)
 }
