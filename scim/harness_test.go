@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/onramp-dev/onramp/apitoken"
 	"github.com/onramp-dev/onramp/server"
@@ -66,6 +67,8 @@ type harnessOptions struct {
 	// quiet logs at Info into io.Discard, as a production server logs (formatted,
 	// then written), instead of keeping a debug log for the test to read.
 	quiet bool
+	// now is the handler's clock (audit times, mapping cache); nil: time.Now.
+	now func() time.Time
 }
 
 func newHarness(t testing.TB, opts ...harnessOptions) *harness {
@@ -89,7 +92,7 @@ func newHarness(t testing.TB, opts ...harnessOptions) *harness {
 
 	srv := httptest.NewUnstartedServer(nil)
 	root := "http://" + srv.Listener.Addr().String()
-	cfg := Config{Store: st, BaseURL: root + server.SCIMPrefix, Logger: logger, MaxBodyBytes: o.maxBody}
+	cfg := Config{Store: st, BaseURL: root + server.SCIMPrefix, Logger: logger, MaxBodyBytes: o.maxBody, Now: o.now}
 	h, err := New(cfg)
 	if err != nil {
 		t.Fatalf("scim.New: %v", err)
@@ -111,13 +114,19 @@ func newHarness(t testing.TB, opts ...harnessOptions) *harness {
 // newTenant creates an organization with an SSO connection and a SCIM token.
 func (h *harness) newTenant(slug string) tenantFixture {
 	h.t.Helper()
+	return h.newTenantWithPreset(slug, "")
+}
+
+// newTenantWithPreset is newTenant with the connection's mapping preset set.
+func (h *harness) newTenantWithPreset(slug, preset string) tenantFixture {
+	h.t.Helper()
 	ctx := context.Background()
 	ev := store.AuditEvent{Actor: "operator", Action: "test.setup"}
 	org, err := h.st.CreateOrg(ctx, store.Org{Slug: slug, Name: slug}, ev)
 	if err != nil {
 		h.t.Fatalf("create org: %v", err)
 	}
-	conn, err := h.st.CreateConnection(ctx, store.Connection{OrgID: org.ID, Slug: "okta", Name: "Okta"}, ev)
+	conn, err := h.st.CreateConnection(ctx, store.Connection{OrgID: org.ID, Slug: "okta", Name: "Okta", MappingPreset: preset}, ev)
 	if err != nil {
 		h.t.Fatalf("create connection: %v", err)
 	}
