@@ -83,7 +83,7 @@ func (h *Handler) createUser(ctx context.Context, r *http.Request, attrs map[str
 	if err != nil {
 		return elimity.Resource{}, fmt.Errorf("scim: create user: %w", err)
 	}
-	return h.userResource(ctx, r, created)
+	return renderUser(userProjection(r), created, nil) // a new account is in no group yet
 }
 
 // liveUser returns the organization's user id; tombstones are not found.
@@ -319,28 +319,37 @@ func userDoc(u store.User) (map[string]any, error) {
 // attributes / excludedAttributes. The read-only groups attribute lists the
 // groups the user is a direct member of (left out when there are none).
 func (h *Handler) userResource(ctx context.Context, r *http.Request, u store.User) (elimity.Resource, error) {
+	p := userProjection(r)
+	var groups []any
+	if p.wants("groups") {
+		gs, err := h.store.ListUserGroups(ctx, u.OrgID, u.ID)
+		if err != nil {
+			return elimity.Resource{}, fmt.Errorf("scim: list groups of user %s: %w", u.ID, err)
+		}
+		for _, g := range gs {
+			groups = append(groups, map[string]any{
+				"value":   string(g.ID),
+				"$ref":    h.base + "/Groups/" + string(g.ID),
+				"display": g.DisplayName,
+				"type":    "direct",
+			})
+		}
+	}
+	return renderUser(p, u, groups)
+}
+
+func userProjection(r *http.Request) projection {
+	return parseProjection(r.URL.Query(), UserSchemaURI, EnterpriseUserSchemaURI)
+}
+
+// renderUser is userResource with the user's groups already known.
+func renderUser(p projection, u store.User, groups []any) (elimity.Resource, error) {
 	doc, err := userDoc(u)
 	if err != nil {
 		return elimity.Resource{}, err
 	}
-	p := parseProjection(r.URL.Query(), UserSchemaURI, EnterpriseUserSchemaURI)
-	if p.wants("groups") {
-		groups, err := h.store.ListUserGroups(ctx, u.OrgID, u.ID)
-		if err != nil {
-			return elimity.Resource{}, fmt.Errorf("scim: list groups of user %s: %w", u.ID, err)
-		}
-		if len(groups) > 0 {
-			list := make([]any, 0, len(groups))
-			for _, g := range groups {
-				list = append(list, map[string]any{
-					"value":   string(g.ID),
-					"$ref":    h.base + "/Groups/" + string(g.ID),
-					"display": g.DisplayName,
-					"type":    "direct",
-				})
-			}
-			doc["groups"] = list
-		}
+	if len(groups) > 0 {
+		doc["groups"] = groups
 	}
 	return elimity.Resource{
 		ID:         string(u.ID),
