@@ -351,7 +351,16 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func do(t *testing.T, c *http.Client, method, u string, form url.Values) (*http.Response, string) {
+// reply is what a test reads of a response, whose body is already read and
+// closed.
+type reply struct {
+	StatusCode int
+	Status     string
+	Header     http.Header
+	Request    *http.Request // the last request, after redirects
+}
+
+func do(t *testing.T, c *http.Client, method, u string, form url.Values) (reply, string) {
 	t.Helper()
 	var body io.Reader
 	if form != nil {
@@ -373,7 +382,7 @@ func do(t *testing.T, c *http.Client, method, u string, form url.Values) (*http.
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res, string(b)
+	return reply{StatusCode: res.StatusCode, Status: res.Status, Header: res.Header, Request: res.Request}, string(b)
 }
 
 func inputValue(t *testing.T, page, name string) string {

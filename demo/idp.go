@@ -123,7 +123,7 @@ func (p picker) GetSession(w http.ResponseWriter, r *http.Request, req *saml.Idp
 		reqKey = idpInitiatedKey
 	} else {
 		if r.Method != http.MethodGet {
-			d.renderError(w, http.StatusBadRequest, "Unsupported sign-in request",
+			_ = d.renderError(w, http.StatusBadRequest, "Unsupported sign-in request",
 				"The demo IdP takes sign-in requests with the HTTP-Redirect binding only, as onramp sends them.")
 			return nil
 		}
@@ -181,7 +181,7 @@ type pickerPage struct {
 }
 
 func (d *Demo) renderPicker(w http.ResponseWriter, cont, reqKey string) {
-	d.render(w, http.StatusOK, "picker.html", pickerPage{
+	_ = d.render(w, http.StatusOK, "picker.html", pickerPage{
 		Action:   IdPLoginPath,
 		Continue: cont,
 		Request:  reqKey,
@@ -196,17 +196,16 @@ func (d *Demo) pick(c echo.Context) error {
 	r := c.Request()
 	r.Body = http.MaxBytesReader(c.Response(), r.Body, maxPickForm)
 	if err := r.ParseForm(); err != nil {
-		d.renderError(c.Response(), http.StatusBadRequest, "Invalid form", "Start again from the demo's page.")
-		return nil
+		d.logger.InfoContext(r.Context(), "demo: unreadable picker form", "err", err)
+		return d.renderError(c.Response(), http.StatusBadRequest, "Invalid form", "Start again from the demo's page.")
 	}
 	person, ok := personByKey(r.PostForm.Get("person"))
 	cont := r.PostForm.Get("continue")
 	reqKey := r.PostForm.Get("request")
 	validCont := cont == IdPStartPath || strings.HasPrefix(cont, IdPSSOPath+"?")
 	if !ok || !validCont || reqKey == "" || reqKey == anyRequestKey || len(reqKey) > 256 {
-		d.renderError(c.Response(), http.StatusBadRequest, "Invalid form",
+		return d.renderError(c.Response(), http.StatusBadRequest, "Invalid form",
 			"Pick one of the listed people, starting again from the demo's page.")
-		return nil
 	}
 	http.SetCookie(c.Response(), d.pickCookie(encodePick(person.Key, reqKey), int(pickTTL/time.Second)))
 	c.Response().Header().Set("Cache-Control", "no-store")
@@ -221,8 +220,10 @@ func (d *Demo) idpInitiated(c echo.Context) error {
 	return nil
 }
 
+// pickCookie is Secure when the base URL is https; the demo usually runs on
+// http://localhost, where a Secure cookie would be dropped.
 func (d *Demo) pickCookie(value string, maxAge int) *http.Cookie {
-	return &http.Cookie{
+	return &http.Cookie{ //nolint:gosec // G124: Secure follows the base URL's scheme, as jit's cookies do
 		Name:     pickCookieName,
 		Value:    value,
 		Path:     "/demo/idp/",
@@ -289,7 +290,7 @@ func (d *Demo) idpError(w http.ResponseWriter, r *http.Request, status int, err 
 	case errors.Is(err, saml.ErrExpired):
 		msg = "This sign-in request has expired. Start again from the demo's page."
 	}
-	d.renderError(w, status, "Demo IdP: sign-in failed", msg)
+	_ = d.renderError(w, status, "Demo IdP: sign-in failed", msg)
 }
 
 // errorPage is the data of error.html.
@@ -299,21 +300,25 @@ type errorPage struct {
 	Landing string
 }
 
-func (d *Demo) renderError(w http.ResponseWriter, status int, title, msg string) {
-	d.render(w, status, "error.html", errorPage{Title: title, Message: msg, Landing: d.urls.Landing})
+func (d *Demo) renderError(w http.ResponseWriter, status int, title, msg string) error {
+	return d.render(w, status, "error.html", errorPage{Title: title, Message: msg, Landing: d.urls.Landing})
 }
 
 // render executes a page into a buffer first, so that a template error
-// becomes a plain 500 rather than half a page.
-func (d *Demo) render(w http.ResponseWriter, status int, name string, data any) {
+// becomes a plain 500 rather than half a page. It returns the error of
+// writing the page, which only means the browser went away.
+func (d *Demo) render(w http.ResponseWriter, status int, name string, data any) error {
 	var b bytes.Buffer
 	if err := d.pages.ExecuteTemplate(&b, name, data); err != nil {
 		d.logger.Error("demo: render page", "page", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
+		return nil
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = w.Write(b.Bytes())
+	if _, err := w.Write(b.Bytes()); err != nil {
+		return fmt.Errorf("demo: write page: %w", err)
+	}
+	return nil
 }

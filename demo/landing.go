@@ -107,8 +107,7 @@ func (d *Demo) landing(c echo.Context) error {
 	for _, u := range users.Items {
 		p.Accounts = append(p.Accounts, toAccount(u))
 	}
-	d.render(c.Response(), http.StatusOK, "landing.html", p)
-	return nil
+	return d.render(c.Response(), http.StatusOK, "landing.html", p)
 }
 
 // scimCurl is the curl command that looks userName up over SCIM, as IdPs

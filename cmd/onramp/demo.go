@@ -18,8 +18,9 @@ import (
 // demo IdP's key pair.
 const demoKeySuffix = ".demo-idp.pem"
 
-// demoTokenDescription is stored with the SCIM token every --demo start makes.
-const demoTokenDescription = "onramp serve --demo"
+// demoNote is the description stored with the SCIM token every --demo start
+// makes.
+const demoNote = "onramp serve --demo"
 
 // validateDemo reports what stops --demo from working with the other flags.
 func (c *serveCmd) validateDemo() []string {
@@ -65,7 +66,7 @@ func newDemo(ctx context.Context, st store.Store, baseURL, db string, logger *sl
 // Every start makes a new token: onramp keeps only hashes, so it cannot show
 // an old one again.
 func printDemo(ctx context.Context, w io.Writer, st store.Store, d *demo.Demo, baseURL string) error {
-	token, _, err := createToken(ctx, st, demo.OrgSlug, demo.ConnectionSlug, demoTokenDescription)
+	token, _, err := createToken(ctx, st, demo.OrgSlug, demo.ConnectionSlug, demoNote)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}

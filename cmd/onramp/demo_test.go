@@ -118,7 +118,16 @@ func browser(t *testing.T) *http.Client {
 	return &http.Client{Jar: jar, Timeout: time.Minute}
 }
 
-func fetch(t *testing.T, c *http.Client, method, u string, form url.Values) (*http.Response, string) {
+// reply is what a test reads of a response, whose body is already read and
+// closed.
+type reply struct {
+	StatusCode int
+	Status     string
+	Header     http.Header
+	Request    *http.Request // the last request, after redirects
+}
+
+func fetch(t *testing.T, c *http.Client, method, u string, form url.Values) (reply, string) {
 	t.Helper()
 	var body io.Reader
 	if form != nil {
@@ -140,7 +149,7 @@ func fetch(t *testing.T, c *http.Client, method, u string, form url.Values) (*ht
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res, string(b)
+	return reply{StatusCode: res.StatusCode, Status: res.Status, Header: res.Header, Request: res.Request}, string(b)
 }
 
 // attr returns the first value of an HTML attribute in page, matched by re
@@ -167,7 +176,7 @@ func resolve(t *testing.T, page *url.URL, ref string) string {
 // signIn follows the landing page's "Sign in" link as person: to the demo
 // IdP, through the picker, and back to onramp's ACS with the IdP's form. It
 // returns the page the browser ends on.
-func signIn(t *testing.T, c *http.Client, base, person string) (*http.Response, string) {
+func signIn(t *testing.T, c *http.Client, base, person string) (reply, string) {
 	t.Helper()
 	res, page := fetch(t, c, http.MethodGet, base+"/", nil)
 	if res.StatusCode != http.StatusOK {
