@@ -40,7 +40,9 @@
 //
 // It trusts one service provider, the demo connection, whose metadata it
 // builds from the store. The person picked is remembered in a cookie for one
-// AuthnRequest only, so every sign-in asks again. It asserts the NameID (the
+// AuthnRequest only, so every sign-in asks again. crewjam accepts an
+// AuthnRequest for 90 seconds; a person who picks later is sent through one
+// fresh sign-in with the same pick instead of an error. It asserts the NameID (the
 // email address, emailAddress format) and the attributes email, givenName,
 // surname, displayName and groups, which the generic mapping preset reads.
 //
