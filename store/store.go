@@ -371,6 +371,10 @@ type Store interface {
 	Sessions
 	Assertions
 	Audit
+	DomainRoutes
+	LoginLinks
+	Invitations
+	RateLimits
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
 	Close() error

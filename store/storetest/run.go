@@ -41,6 +41,7 @@ func Run(t *testing.T, open Open, caps Capabilities) {
 		{"Assertions", assertionTests()},
 		{"Audit", auditTests()},
 		{"Race", raceTests()},
+		{"EmailLogin", emailLoginTests()},
 		{"Admin", adminTests()},
 	}
 	for _, suite := range suites {

@@ -1,0 +1,75 @@
+-- Email sign-in, home-realm discovery, invitations and rate limits (SQLite).
+-- Conventions as in 00001_init.sql. Keep in step with migrations/postgres.
+
+-- +goose Up
+
+-- A domain routes to at most one connection of one organization (the key is
+-- the domain alone). Deleting the connection deletes its routes.
+CREATE TABLE domain_routes (
+    domain        TEXT    PRIMARY KEY, -- lower-case, no trailing dot
+    org_id        TEXT    NOT NULL REFERENCES orgs (id),
+    connection_id TEXT    NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+);
+CREATE INDEX domain_routes_org ON domain_routes (org_id);
+CREATE INDEX domain_routes_connection ON domain_routes (connection_id);
+
+-- One-time sign-in links. org_id and user_id are '' when the link is not
+-- bound to an organization or account; code_hash is NULL for links without a
+-- code.
+CREATE TABLE login_links (
+    id_hash     BLOB    PRIMARY KEY,
+    email       TEXT    NOT NULL,
+    email_lower TEXT    NOT NULL,
+    org_id      TEXT    NOT NULL,
+    user_id     TEXT    NOT NULL,
+    code_hash   BLOB,
+    return_to   TEXT    NOT NULL,
+    attempts    INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    used_at     INTEGER
+);
+CREATE INDEX login_links_email ON login_links (email_lower, expires_at);
+CREATE INDEX login_links_expires ON login_links (expires_at);
+
+-- Invitations. At most one pending (neither accepted nor revoked) invitation
+-- per address and organization. user_id is '' until accepted.
+CREATE TABLE invitations (
+    id          TEXT    PRIMARY KEY,
+    org_id      TEXT    NOT NULL REFERENCES orgs (id),
+    email       TEXT    NOT NULL,
+    email_lower TEXT    NOT NULL,
+    role        TEXT    NOT NULL,
+    token_hash  BLOB    NOT NULL UNIQUE,
+    invited_by  TEXT    NOT NULL,
+    sends       INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    accepted_at INTEGER,
+    user_id     TEXT    NOT NULL,
+    revoked_at  INTEGER
+);
+CREATE UNIQUE INDEX invitations_pending ON invitations (org_id, email_lower)
+    WHERE accepted_at IS NULL AND revoked_at IS NULL;
+CREATE INDEX invitations_org ON invitations (org_id, created_at);
+
+-- Fixed-window rate-limit counters, shared by every replica.
+CREATE TABLE rate_limits (
+    bucket     TEXT    PRIMARY KEY,
+    count      INTEGER NOT NULL,
+    window_end INTEGER NOT NULL
+);
+CREATE INDEX rate_limits_window_end ON rate_limits (window_end);
+
+-- Looking a verified address up in every organization.
+CREATE INDEX user_emails_value ON user_emails (value_lower);
+
+-- +goose Down
+DROP INDEX user_emails_value;
+DROP TABLE rate_limits;
+DROP TABLE invitations;
+DROP TABLE login_links;
+DROP TABLE domain_routes;
