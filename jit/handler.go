@@ -365,7 +365,15 @@ func (h *Handler) acs(c echo.Context) error {
 		returnTo = rt
 	}
 
-	out, err := h.provisioner.Provision(ctx, t.org, t.conn, a)
+	// The session is stored beside the sign-in record (one commit of the
+	// store for both, see alongsideFunc); its cookie is set only once both
+	// succeeded.
+	var cookie *http.Cookie
+	out, err := h.provisioner.provision(ctx, t.org, t.conn, a, func(ctx context.Context, u store.User) error {
+		var err error
+		cookie, err = h.sessions.create(ctx, t.org.ID, u.ID)
+		return err
+	})
 	var me *MappingError
 	if errors.As(err, &me) {
 		return h.mappingFailed(c, t, a, me)
@@ -376,9 +384,10 @@ func (h *Handler) acs(c echo.Context) error {
 	if out.Decision.Action == ActionRefuse {
 		return h.render(c, page{Status: http.StatusForbidden, Title: "You cannot sign in yet", Reason: out.Decision.Rule, Message: out.Decision.Hint})
 	}
-	if err := h.sessions.Start(ctx, c.Response(), t.org.ID, out.User.ID); err != nil {
-		return h.fail(c, err)
+	if cookie == nil {
+		return h.fail(c, fmt.Errorf("jit: sign-in of user %s started no session", out.User.ID))
 	}
+	http.SetCookie(c.Response(), cookie)
 	noStore(c)
 	return c.Redirect(http.StatusSeeOther, returnTo)
 }

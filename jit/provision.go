@@ -105,9 +105,20 @@ func (e *MappingError) Unwrap() error { return e.Err }
 // Provision decides and acts on a verified sign-in by assertion a through
 // connection conn of organization org.
 func (p *Provisioner) Provision(ctx context.Context, org store.Org, conn store.Connection, a Assertion) (Outcome, error) {
+	return p.provision(ctx, org, conn, a, nil)
+}
+
+// alongsideFunc is a write of the caller's that depends only on the account
+// signing in (the ACS starts the session). The Provisioner runs it beside
+// RecordSignIn, so that the two writes can share a commit of the store
+// instead of waiting for one each; its error fails the sign-in like
+// RecordSignIn's. It runs at most once per Provision.
+type alongsideFunc func(ctx context.Context, u store.User) error
+
+func (p *Provisioner) provision(ctx context.Context, org store.Org, conn store.Connection, a Assertion, alongside alongsideFunc) (Outcome, error) {
 	var lastErr error
 	for range maxProvisionAttempts {
-		out, err := p.attempt(ctx, org, conn, a)
+		out, err := p.attempt(ctx, org, conn, a, alongside)
 		if !errors.Is(err, store.ErrConflict) {
 			return out, err
 		}
@@ -117,7 +128,7 @@ func (p *Provisioner) Provision(ctx context.Context, org store.Org, conn store.C
 	return Outcome{}, fmt.Errorf("jit: provision: still conflicting after %d attempts: %w", maxProvisionAttempts, lastErr)
 }
 
-func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Connection, a Assertion) (Outcome, error) {
+func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Connection, a Assertion, alongside alongsideFunc) (Outcome, error) {
 	in := PolicyInput{
 		OrgName:    org.Name,
 		Onboarding: org.Onboarding,
@@ -170,7 +181,7 @@ func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Con
 				return Outcome{}, err
 			}
 		}
-		u, err := p.signIn(ctx, conn.ID, a.NameID, u, ev)
+		u, err := p.signIn(ctx, conn.ID, a.NameID, u, ev, alongside)
 		return Outcome{Decision: d, User: u}, err
 	case ActionLink:
 		target := in.Matches[0].User
@@ -183,7 +194,7 @@ func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Con
 		if err != nil {
 			return Outcome{}, err
 		}
-		u, err = p.signIn(ctx, conn.ID, a.NameID, u, ev)
+		u, err = p.signIn(ctx, conn.ID, a.NameID, u, ev, alongside)
 		return Outcome{Decision: d, User: u}, err
 	case ActionCreate:
 		ev.Action = AuditCreated
@@ -195,7 +206,7 @@ func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Con
 		if err != nil {
 			return Outcome{}, fmt.Errorf("jit: create user: %w", err)
 		}
-		u, err = p.signIn(ctx, conn.ID, a.NameID, u, ev)
+		u, err = p.signIn(ctx, conn.ID, a.NameID, u, ev, alongside)
 		return Outcome{Decision: d, User: u}, err
 	default:
 		ev.Action = AuditRefused
@@ -213,13 +224,30 @@ func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Con
 }
 
 // signIn records the sign-in (LastSignInAt on the identity and the account,
-// and the audit event, in one transaction) and returns u as it now is.
-func (p *Provisioner) signIn(ctx context.Context, conn store.ConnectionID, nameID string, u store.User, ev store.AuditEvent) (store.User, error) {
+// and the audit event, in one transaction), runs alongside beside it if it
+// is set, and returns u as it now is.
+func (p *Provisioner) signIn(ctx context.Context, conn store.ConnectionID, nameID string, u store.User, ev store.AuditEvent, alongside alongsideFunc) (store.User, error) {
 	ev.Action = AuditSignedIn
 	ev.UserID = u.ID
 	at := p.now()
-	if err := p.st.RecordSignIn(ctx, conn, nameID, at, ev); err != nil {
+	var errAlongside error
+	done := make(chan struct{})
+	if alongside != nil {
+		go func() {
+			defer close(done)
+			errAlongside = alongside(ctx, u)
+		}()
+	} else {
+		close(done)
+	}
+	err := p.st.RecordSignIn(ctx, conn, nameID, at, ev)
+	<-done
+	if err != nil {
 		return store.User{}, fmt.Errorf("jit: record sign-in: %w", err)
+	}
+	if errAlongside != nil {
+		// Not a conflict to retry on: the sign-in is recorded.
+		return store.User{}, fmt.Errorf("jit: sign-in of user %s: %v", u.ID, errAlongside) //nolint:errorlint // %v on purpose, see above
 	}
 	// As the store keeps it (see store/doc.go), without reading it back.
 	t := at.UTC().Truncate(time.Microsecond)

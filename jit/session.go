@@ -68,9 +68,19 @@ func NewSessions(cfg SessionConfig) *Sessions {
 
 // Start creates a session for user and sets its cookie.
 func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, org store.OrgID, user store.UserID) error {
+	c, err := s.create(ctx, org, user)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, c)
+	return nil
+}
+
+// create stores a new session for user and returns its cookie.
+func (s *Sessions) create(ctx context.Context, org store.OrgID, user store.UserID) (*http.Cookie, error) {
 	var secret [32]byte
 	if _, err := rand.Read(secret[:]); err != nil {
-		return fmt.Errorf("jit: session secret: %w", err)
+		return nil, fmt.Errorf("jit: session secret: %w", err)
 	}
 	now := s.now()
 	sess := store.Session{
@@ -82,10 +92,9 @@ func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, org store.O
 		LastSeenAt: now,
 	}
 	if err := s.st.CreateSession(ctx, sess); err != nil {
-		return fmt.Errorf("jit: create session: %w", err)
+		return nil, fmt.Errorf("jit: create session: %w", err)
 	}
-	http.SetCookie(w, s.cookie(base64.RawURLEncoding.EncodeToString(secret[:]), int(s.ttl/time.Second)))
-	return nil
+	return s.cookie(base64.RawURLEncoding.EncodeToString(secret[:]), int(s.ttl/time.Second)), nil
 }
 
 // Current returns the request's live session, touching it, or ErrNoSession.

@@ -152,16 +152,17 @@ type Assertion struct {
 // It returns the Assertion only if every check passes, in this order:
 //
 //  1. size (too_large), base64 and XML well-formedness, including
-//     mattermost's round-trip check and duplicate attributes (malformed), no
-//     DTD (doctype), no comments (xml_comment), a samlp:Response root with
-//     exactly one Assertion or EncryptedAssertion anywhere in the document,
-//     as its child (assertion_count). Signature wrapping needs a second
-//     assertion or response somewhere in the document, so it fails here,
-//     before any signature is looked at.
-//  2. gosaml2: signatures by this connection's IdP certificates only
-//     (unsigned, signature_invalid), decryption with the SP key
-//     (decryption_failed), Status Success, and its own Destination, Issuer and
-//     Recipient checks.
+//     duplicate attributes (malformed), no DTD (doctype), no comments
+//     (xml_comment), a samlp:Response root with exactly one Assertion or
+//     EncryptedAssertion anywhere in the document, as its child
+//     (assertion_count). Signature wrapping needs a second assertion or
+//     response somewhere in the document, so it fails here, before any
+//     signature is looked at.
+//  2. gosaml2: mattermost's XML round-trip check on the same bytes, before
+//     anything else it does (malformed); signatures by this connection's IdP
+//     certificates only (unsigned, signature_invalid), decryption with the
+//     SP key (decryption_failed), Status Success, and its own Destination,
+//     Issuer and Recipient checks.
 //  3. our checks on the verified response: exactly one assertion; Destination
 //     present and equal to the ACS URL; the Issuers equal the IdP entity ID;
 //     a NameID; a bearer SubjectConfirmation whose Recipient is the ACS URL;
@@ -200,8 +201,20 @@ func (v *Verifier) verify(ctx context.Context, conn ConnectionConfig, samlRespon
 	if err != nil {
 		return Assertion{}, reject(ReasonConnectionMisconfigured, err)
 	}
-	resp, err := sp.validator.ValidateEncodedResponse(base64.StdEncoding.EncodeToString(raw))
+	// gosaml2 decodes the same base64 again; it is re-encoded only when it
+	// has the white space decodeBase64 removed.
+	encoded := samlResponse
+	if strings.ContainsAny(samlResponse, " \t\r\n") {
+		encoded = base64.StdEncoding.EncodeToString(raw)
+	}
+	resp, err := sp.validator.ValidateEncodedResponse(encoded)
 	if err != nil {
+		// gosaml2 runs the round-trip check only after it has parsed the
+		// document, and reports its failure as plain text; it is checked
+		// again here, on the failure path only, to name the reason.
+		if rtErr := rtvalidator.Validate(bytes.NewReader(raw)); rtErr != nil {
+			return Assertion{}, reject(ReasonMalformed, fmt.Errorf("xml round trip: %w", rtErr))
+		}
 		return Assertion{}, classifyGosaml2(err)
 	}
 	a, err := v.check(conn, resp)
@@ -246,9 +259,11 @@ func precheck(raw []byte, countAssertions bool) error {
 	if bound := 3*int64(bytes.Count(raw, []byte("<"))) + 1; bound > maxXMLTokens {
 		return reject(ReasonTooLarge, fmt.Errorf("document has up to %d XML tokens, limit %d", bound, maxXMLTokens))
 	}
-	if err := rtvalidator.Validate(bytes.NewReader(raw)); err != nil {
-		return reject(ReasonMalformed, fmt.Errorf("xml round trip: %w", err))
-	}
+	// mattermost's round-trip check is not repeated here: gosaml2 runs it on
+	// the same bytes before it trusts anything (step 2 of Verify), and it
+	// costs more than parsing the document. Nothing here accepts a document,
+	// so checking the shape of one that will fail it changes only which
+	// reason a doubly broken document is refused with.
 	doc := etree.NewDocument()
 	doc.ReadSettings.PreserveDuplicateAttrs = true
 	if err := doc.ReadFromBytes(raw); err != nil {
