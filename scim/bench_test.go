@@ -8,9 +8,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // BenchmarkSCIM measures the SCIM layer end to end (HTTP client → server →
@@ -35,6 +37,36 @@ func BenchmarkSCIM(b *testing.B) {
 		b.ResetTimer()
 		bc.parallel(b, clients, b.N, func(i int) error { return bc.deactivate(ids[i]) })
 	})
+	for _, c := range []int{1, 4, 16} {
+		b.Run(fmt.Sprintf("OktaSync/clients=%d", c), func(b *testing.B) {
+			bc := newBenchClient(b)
+			var mu sync.Mutex
+			var gets, posts []time.Duration
+			bc.parallel(b, c, b.N, func(i int) error {
+				name := fmt.Sprintf("sync-%d@example.com", i)
+				var lr struct{ TotalResults int }
+				q := url.Values{"filter": {`userName eq "` + name + `"`}}
+				t0 := time.Now()
+				if err := bc.send(http.MethodGet, "/Users?"+q.Encode(), nil, http.StatusOK, &lr); err != nil {
+					return err
+				}
+				if lr.TotalResults != 0 {
+					return fmt.Errorf("%s exists already", name)
+				}
+				t1 := time.Now()
+				_, err := bc.create(name)
+				t2 := time.Now()
+				mu.Lock()
+				gets, posts = append(gets, t1.Sub(t0)), append(posts, t2.Sub(t1))
+				mu.Unlock()
+				return err
+			})
+			slices.Sort(gets)
+			slices.Sort(posts)
+			b.ReportMetric(float64(gets[len(gets)/2].Microseconds()), "GET-p50-µs")
+			b.ReportMetric(float64(posts[len(posts)/2].Microseconds()), "POST-p50-µs")
+		})
+	}
 	b.Run("GetUserNameEq/clients=1", func(b *testing.B) {
 		bc := newBenchClient(b)
 		const users = 5000
