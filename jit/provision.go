@@ -343,14 +343,11 @@ func (p *Provisioner) linkedAccount(ctx context.Context, org store.OrgID, conn s
 	return &AccountState{User: u}, nil
 }
 
-func (p *Provisioner) account(ctx context.Context, org store.OrgID, user store.UserID) (AccountState, error) {
-	u, err := p.st.GetUser(ctx, org, user)
+// account is u with the connections of its linked identities.
+func (p *Provisioner) account(ctx context.Context, org store.OrgID, u store.User) (AccountState, error) {
+	ids, err := p.st.ListIdentities(ctx, org, u.ID)
 	if err != nil {
-		return AccountState{}, fmt.Errorf("jit: read user %s: %w", user, err)
-	}
-	ids, err := p.st.ListIdentities(ctx, org, user)
-	if err != nil {
-		return AccountState{}, fmt.Errorf("jit: read identities of user %s: %w", user, err)
+		return AccountState{}, fmt.Errorf("jit: read identities of user %s: %w", u.ID, err)
 	}
 	st := AccountState{User: u}
 	for _, id := range ids {
@@ -360,34 +357,37 @@ func (p *Provisioner) account(ctx context.Context, org store.OrgID, user store.U
 }
 
 // matches returns the live accounts (active or not, no tombstones) whose
-// userName or email equals the profile's.
+// userName or email equals the profile's, the userName's first.
+//
+// It asks the store twice, once per field, rather than once with an Or
+// filter: each of userName eq and emails.value eq is an index lookup, while
+// their disjunction is not one for the SQL store (it scans the
+// organization's users, a millisecond per 4,000 of them on every first
+// sign-in).
 func (p *Provisioner) matches(ctx context.Context, org store.OrgID, prof attributes.Profile) ([]AccountState, error) {
-	var f store.Filter
+	var filters []store.Filter
 	if prof.UserName != "" {
-		f = store.Compare{Field: store.FieldUserName, Op: store.OpEq, Value: prof.UserName}
+		filters = append(filters, store.Compare{Field: store.FieldUserName, Op: store.OpEq, Value: prof.UserName})
 	}
 	if prof.Email != "" {
-		byEmail := store.Compare{Field: store.FieldEmailValue, Op: store.OpEq, Value: prof.Email}
-		if f == nil {
-			f = byEmail
-		} else {
-			f = store.Or{Left: f, Right: byEmail}
-		}
-	}
-	if f == nil {
-		return nil, nil
-	}
-	page, err := p.st.ListUsers(ctx, org, store.UserQuery{Filter: f, Count: 10})
-	if err != nil {
-		return nil, fmt.Errorf("jit: find matching users: %w", err)
+		filters = append(filters, store.Compare{Field: store.FieldEmailValue, Op: store.OpEq, Value: prof.Email})
 	}
 	var out []AccountState
-	for _, u := range page.Items {
-		st, err := p.account(ctx, org, u.ID)
+	for _, f := range filters {
+		page, err := p.st.ListUsers(ctx, org, store.UserQuery{Filter: f, Count: 10})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("jit: find matching users: %w", err)
 		}
-		out = append(out, st)
+		for _, u := range page.Items {
+			if slices.ContainsFunc(out, func(a AccountState) bool { return a.User.ID == u.ID }) {
+				continue
+			}
+			st, err := p.account(ctx, org, u)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, st)
+		}
 	}
 	return out, nil
 }

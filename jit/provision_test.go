@@ -121,3 +121,46 @@ func TestProvision_RacesSCIMPush(t *testing.T) {
 		})
 	}
 }
+
+func TestProvision_UserNameAndEmailOfTwoAccountsIsAmbiguous(t *testing.T) {
+	p, st, org, conn := provisionSetup(t)
+	ctx := context.Background()
+	ev := store.AuditEvent{Actor: "token:t1", Action: "user.created"}
+	// One account has Alice's userName, another her email address.
+	byName, err := st.CreateUser(ctx, store.User{OrgID: org.ID, UserName: "alice@acme-corp.com", Active: true, Source: store.SourceSCIM, ConnectionID: conn.ID}, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateUser(ctx, store.User{OrgID: org.ID, UserName: "a.liddell", Active: true, Source: store.SourceSCIM, ConnectionID: conn.ID,
+		Emails: []store.Email{{Value: "Alice@Acme-Corp.com", Primary: true}}}, ev); err != nil {
+		t.Fatal(err)
+	}
+	a := oktaAssertion("a1")
+	a.Attributes["email"] = []string{"alice@acme-corp.com"}
+
+	out, err := p.Provision(ctx, org, conn, a)
+
+	if err != nil || out.Decision.Rule != RuleAmbiguousMatch {
+		t.Fatalf("Provision = %+v, %v; want a refusal %s", out.Decision, err, RuleAmbiguousMatch)
+	}
+
+	// With only the userName account, the same sign-in links to it, found
+	// once although it matches by userName and (now) by email.
+	if _, err := st.UpdateUser(ctx, org.ID, byName.ID, func(u *store.User) error {
+		u.Emails = []store.Email{{Value: "alice@acme-corp.com", Primary: true}}
+		return nil
+	}, store.AuditEvent{Actor: "token:t1", Action: "user.updated"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range liveUsers(t, st, org.ID) {
+		if u.ID != byName.ID {
+			if err := st.DeleteUser(ctx, org.ID, u.ID, store.AuditEvent{Actor: "token:t1", Action: "user.deleted"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	out, err = p.Provision(ctx, org, conn, oktaAssertion("a2"))
+	if err != nil || out.Decision.Action != ActionLink || out.User.ID != byName.ID {
+		t.Fatalf("Provision = %+v as %s, %v; want a link to %s", out.Decision, out.User.ID, err, byName.ID)
+	}
+}
