@@ -214,26 +214,28 @@ func (r response) decode(t *testing.T, v any) {
 	}
 }
 
-// do sends a request to path (under /api/v1) as c. A body that is a string
-// or []byte is sent as is, with contentType; anything else as JSON. Every
-// answer is checked against the OpenAPI document.
+// do sends a request to path (under /api/v1) as c, with body (if not nil) as
+// JSON. Every answer is checked against the OpenAPI document.
 func (h *harness) do(t *testing.T, c cred, method, path string, body any, hdr ...string) response {
 	t.Helper()
-	var rd io.Reader
-	contentType := "application/json"
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		data, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(data)
+	if body == nil {
+		return h.send(t, c, method, path, "", nil, hdr...)
 	}
+	data, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.send(t, c, method, path, "application/json", bytes.NewReader(data), hdr...)
+}
+
+// doRaw sends body as is, with contentType.
+func (h *harness) doRaw(t *testing.T, c cred, method, path, contentType string, body []byte, hdr ...string) response {
+	t.Helper()
+	return h.send(t, c, method, path, contentType, bytes.NewReader(body), hdr...)
+}
+
+func (h *harness) send(t *testing.T, c cred, method, path, contentType string, rd io.Reader, hdr ...string) response {
+	t.Helper()
 	req, err := http.NewRequest(method, h.url+admin.Prefix+path, rd)
 	if err != nil {
 		t.Fatal(err)
