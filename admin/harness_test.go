@@ -359,5 +359,3 @@ func (h *harness) actorOf(t *testing.T, c cred) string {
 	t.Fatalf("no actor for %s", c.name)
 	return ""
 }
-
-
