@@ -179,6 +179,9 @@ func (c *serveCmd) handler(e *env, st store.Store) (*echo.Echo, *demo.Demo, erro
 		return nil, nil, err
 	}
 	samlHandler.Register(h)
+	if err := registerAdminAPI(h, st, c.baseURL(), e.logger); err != nil {
+		return nil, nil, err
+	}
 	if !c.Demo {
 		return h, nil, nil
 	}
