@@ -66,6 +66,10 @@ type connMapping struct {
 	// ownership is the mapping's explicit Ownership; "" means
 	// attributes.DefaultOwnership decides (by the connection's SCIM tokens).
 	ownership attributes.Ownership
+	// roleRules: the mapping derives the role from groups. Without rules
+	// every login maps to the default role, which says nothing about the
+	// person, so a sign-in then never changes an existing account's role.
+	roleRules bool
 }
 
 type mappingKey struct{ preset, overrides string }
@@ -99,7 +103,7 @@ func (mc *mappingCache) get(c store.Connection) (connMapping, error) {
 	if err != nil {
 		return connMapping{}, err
 	}
-	cm := connMapping{compiled: compiled, ownership: m.Ownership}
+	cm := connMapping{compiled: compiled, ownership: m.Ownership, roleRules: len(m.RoleRules) > 0}
 	mc.mu.Lock()
 	if mc.entries == nil {
 		mc.entries = map[store.ConnectionID]mappingEntry{}

@@ -35,8 +35,10 @@
 //     existing account merges the assertion into the profile
 //     (attributes.Merge) under the mapping's ownership, by default
 //     "scim" while the connection has a live SCIM token and "assertion"
-//     otherwise; the account is written (Version+1, "user.updated" by
-//     "idp:<connection>") only when that changes something.
+//     otherwise, and the role changes only if the mapping has role rules
+//     (the default role says nothing about the person); the account is
+//     written (Version+1, "user.updated" by "idp:<connection>") only when
+//     that changes something.
 //   - Sessions: random session cookies whose SHA-256 is stored; POST /logout
 //     deletes the session and clears the cookie.
 //   - Handler: the echo endpoints (metadata, login, ACS, /api/v1/me,

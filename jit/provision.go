@@ -257,10 +257,15 @@ func (p *Provisioner) signIn(ctx context.Context, conn store.ConnectionID, nameI
 
 // refresh brings an existing account's profile up to date with the one
 // mapped from a sign-in (see Provisioner) and returns the account as it now
-// is. A change whose new userName or externalId is taken by another account
+// is. The role changes only if the mapping has role rules. A change whose new userName or externalId is taken by another account
 // (store.ErrConflict) is not made: the sign-in goes ahead and the conflict is
 // logged, since refusing would lock the person out over a rename.
 func (p *Provisioner) refresh(ctx context.Context, org store.OrgID, conn store.Connection, m connMapping, u store.User, login attributes.Profile) (store.User, error) {
+	if !m.roleRules {
+		// The login's role is only the mapping's default: keep the account's
+		// (an Admin made by the admin API is not demoted by signing in).
+		login.Role = ""
+	}
 	cur := profileOf(u)
 	o := m.ownership
 	if o == "" {

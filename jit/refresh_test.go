@@ -291,3 +291,35 @@ func TestRefresh_LinkedSignInWithAMissingRequiredAttributeStillUpdatesTheRest(t 
 		t.Fatalf("family %q, email %q: want the new name and the email kept", got.FamilyName, got.PrimaryEmail())
 	}
 }
+
+func TestRefresh_WithoutRoleRulesSignInKeepsTheRole(t *testing.T) {
+	r := newRefreshSetup(t, "")
+	ctx := context.Background()
+	u := r.provision(t, aliceSays("a1", nil))
+	// The organization's Admin made Alice an Admin through the admin API.
+	if _, err := r.st.UpdateUser(ctx, r.org.ID, u.ID, func(x *store.User) error { x.Role = attributes.RoleAdmin; return nil },
+		store.AuditEvent{Actor: "user:admin", Action: "user.updated"}); err != nil {
+		t.Fatal(err)
+	}
+
+	r.provision(t, aliceSays("a2", func(a map[string][]string) { a["groups"] = []string{"Sales"} }))
+
+	if got := r.user(t, u.ID); got.Role != attributes.RoleAdmin || got.Custom[GroupsField] != `["Sales"]` {
+		t.Fatalf("role %q, groups %q: without role rules a sign-in updates the groups and keeps the role", got.Role, got.Custom[GroupsField])
+	}
+}
+
+func TestRefresh_WithRoleRulesTheGroupsDecide(t *testing.T) {
+	r := newRefreshSetup(t, adminRule)
+	u := r.provision(t, aliceSays("a1", func(a map[string][]string) { a["groups"] = []string{"Admins"} }))
+	if got := r.user(t, u.ID); got.Role != attributes.RoleAdmin {
+		t.Fatalf("role %q, want Admin", got.Role)
+	}
+
+	// Removed from the Admins group at the IdP.
+	r.provision(t, aliceSays("a2", func(a map[string][]string) { a["groups"] = []string{"Everyone"} }))
+
+	if got := r.user(t, u.ID); got.Role != attributes.RoleMember {
+		t.Fatalf("role %q after leaving Admins, want Member", got.Role)
+	}
+}
