@@ -23,6 +23,9 @@ import (
 // handler, respectively).
 type quirks struct {
 	user, enterprise schema.Schema
+	// entNames are the enterprise extension's attribute names, lower case:
+	// the only names a fix applies to besides string booleans.
+	entNames [][]byte
 	// Filters.
 	bareValue   *regexp.Regexp
 	subAfterVal *regexp.Regexp
@@ -30,7 +33,12 @@ type quirks struct {
 
 func newQuirks(s resourceSchemas) *quirks {
 	const op = `(?i:eq|ne|co|sw|ew|gt|ge|lt|le)`
+	var entNames [][]byte
+	for _, a := range s.enterprise.Attributes {
+		entNames = append(entNames, []byte(strings.ToLower(a.Name())))
+	}
 	return &quirks{
+		entNames:   entNames,
 		user:       s.user,
 		enterprise: s.enterprise,
 		// `externalId eq jyoung`: Entra's documented user query (learn.microsoft.com,
@@ -60,8 +68,48 @@ func (q *quirks) filter(f string) (string, bool) {
 	return f, false
 }
 
+// mayNeedFix reports whether body can hold a shape the user rewrites apply to:
+// a JSON string that reads true or false (string booleans) or the name of an
+// enterprise extension attribute (manager's shapes, unprefixed extension
+// paths). Most pushes hold neither and skip decoding here; elimity decodes
+// them anyway. A body with \u escapes is always decoded, since an escape can
+// spell anything.
+func (q *quirks) mayNeedFix(body []byte) bool {
+	lower := bytes.ToLower(body)
+	if bytes.Contains(lower, []byte(`\u`)) || quotedWord(lower, "true") || quotedWord(lower, "false") {
+		return true
+	}
+	for _, name := range q.entNames {
+		if bytes.Contains(lower, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// quotedWord reports whether word occurs in b as the whole content of a JSON
+// string, give or take spaces: "true", " true ".
+func quotedWord(b []byte, word string) bool {
+	for i := 0; ; {
+		j := bytes.Index(b[i:], []byte(word))
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(word)
+		l := bytes.TrimRight(b[:start], " \t\r\n")
+		r := bytes.TrimLeft(b[end:], " \t\r\n")
+		if len(l) > 0 && l[len(l)-1] == '"' && len(r) > 0 && r[0] == '"' {
+			return true
+		}
+		i = end
+	}
+}
+
 // userResource rewrites a User body for POST or PUT; ok reports a change.
 func (q *quirks) userResource(body []byte) ([]byte, bool) {
+	if !q.mayNeedFix(body) {
+		return body, false
+	}
 	doc, ok := decodeObject(body)
 	if !ok {
 		return body, false
@@ -93,6 +141,9 @@ func (q *quirks) userResource(body []byte) ([]byte, bool) {
 
 // userPatch rewrites a PATCH request body for a User; ok reports a change.
 func (q *quirks) userPatch(body []byte) ([]byte, bool) {
+	if !q.mayNeedFix(body) {
+		return body, false
+	}
 	doc, ok := decodeObject(body)
 	if !ok {
 		return body, false

@@ -135,3 +135,31 @@ func assertJSONEqual(t *testing.T, got []byte, want string) {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
+
+// TestQuirksMayNeedFix covers the pre-check on its own; that it lets every
+// body through that a rewrite changes is shown by the rewrite tests above,
+// which go through it.
+func TestQuirksMayNeedFix(t *testing.T) {
+	q := newQuirks(newResourceSchemas())
+	tests := []struct {
+		body string
+		want bool
+	}{
+		// Nothing to fix: decoding is skipped.
+		{`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a@b.c","active":true,"emails":[{"value":"a@b.c","primary":true}]}`, false},
+		{`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`, false},
+		{`{"userName":"trueman@b.c","displayName":"Falsetto"}`, false},
+		// Maybe: decoded and looked at.
+		{`{"active":"False"}`, true},
+		{`{"active":" TRUE "}`, true},
+		{`{"emails":[{"value":"a@b.c","primary":"true"}]}`, true},
+		{`{"manager":"123"}`, true},
+		{`{"Operations":[{"op":"add","path":"department","value":"Sales"}]}`, true},
+		{`{"userName":"\u0061"}`, true},
+	}
+	for _, tt := range tests {
+		if got := q.mayNeedFix([]byte(tt.body)); got != tt.want {
+			t.Errorf("mayNeedFix(%s) = %v, want %v", tt.body, got, tt.want)
+		}
+	}
+}

@@ -83,7 +83,10 @@ func (h *Handler) createUser(ctx context.Context, r *http.Request, attrs map[str
 	if err != nil {
 		return elimity.Resource{}, fmt.Errorf("scim: create user: %w", err)
 	}
-	return renderUser(userProjection(r), created, nil) // a new account is in no group yet
+	// A new account is in no group yet, and its document is doc: render it
+	// without a group lookup or decoding the stored resource again.
+	doc["active"] = created.Active
+	return renderDoc(userProjection(r), created, doc, nil), nil
 }
 
 // liveUser returns the organization's user id; tombstones are not found.
@@ -348,6 +351,11 @@ func renderUser(p projection, u store.User, groups []any) (elimity.Resource, err
 	if err != nil {
 		return elimity.Resource{}, err
 	}
+	return renderDoc(p, u, doc, groups), nil
+}
+
+// renderDoc renders u with its document (userDoc) and groups.
+func renderDoc(p projection, u store.User, doc map[string]any, groups []any) elimity.Resource {
 	if len(groups) > 0 {
 		doc["groups"] = groups
 	}
@@ -355,7 +363,7 @@ func renderUser(p projection, u store.User, groups []any) (elimity.Resource, err
 		ID:         string(u.ID),
 		Attributes: p.apply(doc),
 		Meta:       meta(u.CreatedAt, u.UpdatedAt, u.Version),
-	}, nil
+	}
 }
 
 // copyDoc copies a document deeply enough for a patch to modify it freely.
