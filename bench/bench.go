@@ -48,9 +48,10 @@ type Config struct {
 	// Ops is the number of requests in each measured phase.
 	Ops int
 	// SyncUsers is the number of users in the Okta-style sync (0: Users[0]);
-	// SyncClients is its concurrency.
+	// SyncClients are its concurrency levels: the sync runs once per level,
+	// each time with SyncUsers new users.
 	SyncUsers   int
-	SyncClients int
+	SyncClients []int
 	// PID, if not 0, is the server's process ID, to read its memory use.
 	PID int
 	// RawDB, if set, is a directory (on the server database's file system) for
@@ -127,8 +128,16 @@ func (c *Config) Validate() error {
 	if c.Ops < 1 {
 		ps = append(ps, errors.New("bench: ops must be positive"))
 	}
-	if c.SyncUsers < 0 || c.SyncClients < 1 || c.SyncClients > 1024 {
-		ps = append(ps, errors.New("bench: sync users must be >= 0 and sync clients between 1 and 1024"))
+	if c.SyncUsers < 0 {
+		ps = append(ps, errors.New("bench: sync users must be >= 0"))
+	}
+	if len(c.SyncClients) == 0 {
+		ps = append(ps, errors.New("bench: at least one sync clients level is required"))
+	}
+	for _, n := range c.SyncClients {
+		if n < 1 || n > 1024 {
+			ps = append(ps, fmt.Errorf("bench: sync clients %d must be between 1 and 1024", n))
+		}
 	}
 	if c.RawDB != "" {
 		if fi, err := os.Stat(c.RawDB); err != nil || !fi.IsDir() {
@@ -179,7 +188,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 
-	maxClients := max(slices.Max(cfg.Clients), cfg.SyncClients)
+	maxClients := max(slices.Max(cfg.Clients), slices.Max(cfg.SyncClients))
 	r := &runner{
 		cfg:  cfg,
 		base: scimBase(cfg.URL),
@@ -405,26 +414,30 @@ func (r *runner) deactivations(ctx context.Context, rep *Report) error {
 }
 
 // sync does what Okta and Entra do when an application is first assigned: for
-// each user, look it up by userName and, not finding it, create it.
+// each user, look it up by userName and, not finding it, create it; once per
+// concurrency level.
 func (r *runner) sync(ctx context.Context, rep *Report) error {
 	n := r.cfg.SyncUsers
-	res := r.parallel(ctx, r.cfg.SyncClients, n, func(ctx context.Context, _ int) error {
-		num := r.seq.Add(1) - 1
-		if err := r.lookup(ctx, r.userName(num), 0); err != nil {
+	for _, c := range r.cfg.SyncClients {
+		res := r.parallel(ctx, c, n, func(ctx context.Context, _ int) error {
+			num := r.seq.Add(1) - 1
+			if err := r.lookup(ctx, r.userName(num), 0); err != nil {
+				return err
+			}
+			_, err := r.post(ctx, num)
 			return err
+		})
+		total, err := r.total(ctx)
+		if err != nil && ctx.Err() == nil {
+			return fmt.Errorf("bench: count users: %w", err)
 		}
-		_, err := r.post(ctx, num)
-		return err
-	})
-	total, err := r.total(ctx)
-	if err != nil && ctx.Err() == nil {
-		return fmt.Errorf("bench: count users: %w", err)
-	}
-	rep.Rows = append(rep.Rows, Row{Name: fmt.Sprintf("Okta-style sync (GET filter + POST), %d clients", r.cfg.SyncClients),
-		Users: total, N: res.n, Errors: res.errors, Rate: res.rate(), P50: res.pct(0.5), P99: res.pct(0.99),
-		Wall: res.wall, Note: note(ctx, res, n)})
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("bench: %w", err)
+		rep.Rows = append(rep.Rows, Row{Name: "Okta-style sync (GET filter + POST), " + plural(c, "client"),
+			Users: total, N: res.n, Errors: res.errors, Rate: res.rate(), P50: res.pct(0.5), P99: res.pct(0.99),
+			Wall: res.wall, Note: note(ctx, res, n)})
+		r.cfg.Logger.Info("bench: sync done", "clients", c, "n", res.n, "errors", res.errors)
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
 	}
 	return nil
 }

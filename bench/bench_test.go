@@ -70,7 +70,7 @@ func TestRunAgainstARealServer(t *testing.T) {
 	rep, err := bench.Run(context.Background(), bench.Config{
 		URL: base, Token: token,
 		Users: []int{60, 80}, Clients: []int{1, 4}, Ops: 20,
-		SyncUsers: 15, SyncClients: 2, PID: os.Getpid(), RawDB: rawDir, Timeout: 5 * time.Minute,
+		SyncUsers: 15, SyncClients: []int{2, 3}, PID: os.Getpid(), RawDB: rawDir, Timeout: 5 * time.Minute,
 	})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -92,8 +92,9 @@ func TestRunAgainstARealServer(t *testing.T) {
 		{"GET /Users?filter=userName eq", 20, 80},
 		{"server RSS", 0, 80},
 		{"PATCH active=false, 4 clients", 20, 0},
-		{"Okta-style sync", 15, 95},
-		{"server RSS", 0, 95},
+		{"Okta-style sync (GET filter + POST), 2 clients", 15, 95},
+		{"Okta-style sync (GET filter + POST), 3 clients", 15, 110},
+		{"server RSS", 0, 110},
 	}
 	if len(rep.Rows) != len(want) {
 		var names []string
@@ -139,7 +140,7 @@ func TestRunStopsOnABadToken(t *testing.T) {
 	base, _ := startOnramp(t)
 	_, err := bench.Run(context.Background(), bench.Config{
 		URL: base, Token: "onramp_wrong", Users: []int{10}, Clients: []int{1}, Ops: 5,
-		SyncClients: 1, Timeout: time.Minute,
+		SyncClients: []int{1}, Timeout: time.Minute,
 	})
 	if err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("Run with a bad token = %v, want a 401 error", err)
@@ -147,18 +148,18 @@ func TestRunStopsOnABadToken(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	cfg := bench.Config{URL: "http://192.0.2.1:8080", Users: []int{5, 2}, Clients: []int{0}, SyncClients: 1, Timeout: time.Minute,
+	cfg := bench.Config{URL: "http://192.0.2.1:8080", Users: []int{5, 2}, Clients: []int{0}, SyncClients: []int{0}, Timeout: time.Minute,
 		RawDB: filepath.Join(t.TempDir(), "absent")}
 	err := cfg.Validate()
 	if err == nil {
 		t.Fatal("Validate accepted a bad config")
 	}
-	for _, want := range []string{"not a loopback address", "token is required", "ascending", "clients 0", "ops must be positive", "is not a directory"} {
+	for _, want := range []string{"not a loopback address", "token is required", "ascending", "clients 0", "ops must be positive", "is not a directory", "sync clients 0"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
-	ok := bench.Config{URL: "http://[::1]:8080", Token: "t", Users: []int{1}, Clients: []int{1}, Ops: 1, SyncClients: 1, Timeout: time.Minute}
+	ok := bench.Config{URL: "http://[::1]:8080", Token: "t", Users: []int{1}, Clients: []int{1}, Ops: 1, SyncClients: []int{1}, Timeout: time.Minute}
 	if err := ok.Validate(); err != nil {
 		t.Errorf("Validate(loopback) = %v", err)
 	}

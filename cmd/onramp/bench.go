@@ -19,7 +19,7 @@ type benchSCIMCmd struct {
 	Clients     []int         `name:"clients" default:"1,64" placeholder:"N,…" help:"Concurrency levels for POST /Users (default: ${default})."`
 	Ops         int           `name:"ops" default:"2000" placeholder:"N" help:"Requests in each measured phase (default: ${default})."`
 	SyncUsers   int           `name:"sync-users" default:"0" placeholder:"N" help:"Users in the Okta-style sync (0: the first --users size)."`
-	SyncClients int           `name:"sync-clients" default:"4" placeholder:"N" help:"Concurrency of the Okta-style sync (default: ${default})."`
+	SyncClients []int         `name:"sync-clients" default:"4" placeholder:"N,…" help:"Concurrency levels of the Okta-style sync, each with --sync-users new users (default: ${default})."`
 	PID         int           `name:"pid" default:"0" placeholder:"PID" help:"The server's process ID, to report its memory (VmRSS) from /proc."`
 	RawDB       string        `name:"raw-db" placeholder:"DIR" help:"Also measure raw SQLite single-row insert transactions (the store's settings) on a scratch file in DIR, on the server database's file system, and print creates/s over that rate."`
 	Timeout     time.Duration `name:"timeout" default:"30m" placeholder:"DURATION" help:"Stop after this long (default: ${default})."`
