@@ -118,13 +118,32 @@ func (s *site) newBrowser(t testing.TB) *http.Client {
 	}
 }
 
-func (s *site) get(t testing.TB, b *http.Client, path string) (*http.Response, string) {
+// answer is a finished HTTP exchange: the response without its body, which
+// is read and closed.
+type answer struct {
+	StatusCode int
+	Status     string
+	Header     http.Header
+	cookies    []*http.Cookie
+}
+
+func (a answer) Cookies() []*http.Cookie { return a.cookies }
+
+// finish reads and closes res's body.
+func finish(t testing.TB, res *http.Response) (answer, string) {
+	t.Helper()
+	body := readBody(t, res)
+	return answer{StatusCode: res.StatusCode, Status: res.Status, Header: res.Header, cookies: res.Cookies()}, body
+}
+
+func (s *site) get(t testing.TB, b *http.Client, path string) (answer, string) {
 	t.Helper()
 	res, err := b.Get(s.srv.URL + path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res, readBody(t, res)
+	defer res.Body.Close()
+	return finish(t, res)
 }
 
 func readBody(t testing.TB, res *http.Response) string {
@@ -149,17 +168,18 @@ func (s *site) startLogin(t testing.TB, b *http.Client, returnTo string, l samlt
 }
 
 // post posts a response to the ACS as the IdP's auto-submitting form does.
-func (s *site) post(t testing.TB, b *http.Client, samlResponse, relayState string) (*http.Response, string) {
+func (s *site) post(t testing.TB, b *http.Client, samlResponse, relayState string) (answer, string) {
 	t.Helper()
 	res, err := b.PostForm(s.srv.URL+"/saml/acme/okta/acs", url.Values{"SAMLResponse": {samlResponse}, "RelayState": {relayState}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res, readBody(t, res)
+	defer res.Body.Close()
+	return finish(t, res)
 }
 
 // signIn runs a whole SP-initiated sign-in and returns the ACS answer.
-func (s *site) signIn(t testing.TB, b *http.Client, returnTo string, l samltest.Login) (*http.Response, string) {
+func (s *site) signIn(t testing.TB, b *http.Client, returnTo string, l samltest.Login) (answer, string) {
 	t.Helper()
 	resp, relay := s.startLogin(t, b, returnTo, l)
 	return s.post(t, b, resp, relay)
@@ -204,7 +224,7 @@ func pageReason(t testing.TB, body string) string {
 	return m[1]
 }
 
-func wantPage(t testing.TB, res *http.Response, body string, status int, reason string) {
+func wantPage(t testing.TB, res answer, body string, status int, reason string) {
 	t.Helper()
 	if res.StatusCode != status {
 		t.Fatalf("status %s, want %d: %s", res.Status, status, body)

@@ -10,14 +10,15 @@ import (
 	"github.com/onramp-dev/onramp/jit/samltest"
 )
 
-func (s *site) logout(t *testing.T, b *http.Client, form url.Values) *http.Response {
+func (s *site) logout(t *testing.T, b *http.Client, form url.Values) answer {
 	t.Helper()
 	res, err := b.PostForm(s.srv.URL+"/logout", form)
 	if err != nil {
 		t.Fatal(err)
 	}
-	readBody(t, res)
-	return res
+	defer res.Body.Close()
+	a, _ := finish(t, res)
+	return a
 }
 
 func TestHandler_LogoutEndsTheSession(t *testing.T) {

@@ -148,7 +148,7 @@ func rootName(data []byte) (xml.Name, error) {
 	d := xml.NewDecoder(bytes.NewReader(data))
 	for {
 		tok, err := d.Token()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return xml.Name{}, errors.New("no root element")
 		}
 		if err != nil {

@@ -134,13 +134,9 @@ func (s *Sessions) Current(ctx context.Context, r *http.Request) (store.Session,
 // End deletes the request's session, if any, and clears its cookie.
 func (s *Sessions) End(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
 	http.SetCookie(w, s.cookie("", -1))
-	c, err := r.Cookie(SessionCookieName)
-	if err != nil {
-		return nil
-	}
-	secret, err := base64.RawURLEncoding.DecodeString(c.Value)
-	if err != nil {
-		return nil
+	secret, ok := cookieSecret(r)
+	if !ok {
+		return nil // no session to end
 	}
 	if err := s.st.DeleteSession(ctx, hashSecret(secret)); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("jit: end session: %w", err)
@@ -148,8 +144,20 @@ func (s *Sessions) End(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	return nil
 }
 
+// cookieSecret returns the secret in the request's session cookie, if it
+// has one that decodes.
+func cookieSecret(r *http.Request) ([]byte, bool) {
+	c, err := r.Cookie(SessionCookieName)
+	if err != nil {
+		return nil, false
+	}
+	secret, err := base64.RawURLEncoding.DecodeString(c.Value)
+	return secret, err == nil
+}
+
 func (s *Sessions) cookie(value string, maxAge int) *http.Cookie {
-	return &http.Cookie{
+	// Secure follows the base URL: plain http only for local development.
+	return &http.Cookie{ //nolint:gosec // G124: HttpOnly and SameSite are set; Secure is s.secure
 		Name:     SessionCookieName,
 		Value:    value,
 		Path:     "/",

@@ -166,7 +166,7 @@ func (t *RequestTracker) write(w http.ResponseWriter, conn ConnectionConfig, req
 	if err != nil {
 		return err
 	}
-	c := &http.Cookie{
+	c := &http.Cookie{ //nolint:gosec // G124: HttpOnly is set; Secure and SameSite follow the base URL (see RequestTracker)
 		Name:     RequestCookieName,
 		Path:     path,
 		HttpOnly: true,

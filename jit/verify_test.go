@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -701,7 +702,11 @@ func TestVerify_MisconfiguredConnection(t *testing.T) {
 	a, err := f.verify(t, resp, reqID)
 
 	wantReason(t, a, err, ReasonConnectionMisconfigured)
-	if got := err.(*VerifyError).HTTPStatus(); got != 500 {
+	var ve *VerifyError
+	if !errors.As(err, &ve) {
+		t.Fatalf("error %v is not a *VerifyError", err)
+	}
+	if got := ve.HTTPStatus(); got != 500 {
 		t.Errorf("HTTPStatus = %d, want 500", got)
 	}
 }

@@ -200,7 +200,7 @@ func (i *IdP) do(t testing.TB, target string, l Login) (string, string) {
 		i.mu.Unlock()
 	}()
 
-	req, err := http.NewRequest(http.MethodGet, target, nil)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, target, nil)
 	if err != nil {
 		t.Fatalf("samltest: %v", err)
 	}
