@@ -116,6 +116,19 @@ func (p *Provisioner) Provision(ctx context.Context, org store.Org, conn store.C
 type alongsideFunc func(ctx context.Context, u store.User) error
 
 func (p *Provisioner) provision(ctx context.Context, org store.Org, conn store.Connection, a Assertion, alongside alongsideFunc) (Outcome, error) {
+	if alongside != nil {
+		// Attempts run one after the other, and an attempt that got as far
+		// as the sign-in record does not conflict; this keeps the promise
+		// of alongsideFunc even if a store one day says otherwise.
+		ran, once := false, alongside
+		alongside = func(ctx context.Context, u store.User) error {
+			if ran {
+				return errors.New("jit: the sign-in's own write would run twice")
+			}
+			ran = true
+			return once(ctx, u)
+		}
+	}
 	var lastErr error
 	for range maxProvisionAttempts {
 		out, err := p.attempt(ctx, org, conn, a, alongside)
@@ -241,6 +254,9 @@ func (p *Provisioner) signIn(ctx context.Context, conn store.ConnectionID, nameI
 		close(done)
 	}
 	err := p.st.RecordSignIn(ctx, conn, nameID, at, ev)
+	// If only one of the two writes succeeds the sign-in fails: a session
+	// whose record failed is never given to the browser (its row expires
+	// unused), and a recorded sign-in whose session failed is an error page.
 	<-done
 	if err != nil {
 		return store.User{}, fmt.Errorf("jit: record sign-in: %w", err)
