@@ -10,11 +10,13 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/onramp-dev/onramp/demo"
+	"github.com/onramp-dev/onramp/jit"
 	"github.com/onramp-dev/onramp/server"
 	"github.com/onramp-dev/onramp/store"
 	"github.com/onramp-dev/onramp/store/sqlstore"
@@ -140,6 +142,17 @@ func (c *serveCmd) serve(e *env, ln net.Listener) error {
 			return err
 		}
 	}
+
+	// The janitor purges expired sessions and replay-cache entries until the
+	// signal context ends; the store is closed only after it has stopped.
+	janitor, err := jit.NewJanitor(jit.JanitorConfig{Store: st, Logger: e.logger})
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("janitor: %w", err)
+	}
+	var background sync.WaitGroup
+	defer background.Wait()
+	background.Go(func() { _ = janitor.Run(e.ctx) })
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
