@@ -43,9 +43,10 @@
 // Admin links (onramp admin login-link, see NewAdminLink): the operator's way
 // into an organization that has no SSO yet. The link is bound to an account
 // with the Admin role, which is created (source "invitation", actor
-// "operator") if the organization has none with the address, or given the
-// Admin role if it has one; a deactivated or deleted account is refused. The
-// link signs that account in once, within its lifetime.
+// "operator") if the organization has no live account with the address, or
+// given the Admin role if it has one; a deactivated account is refused. The
+// link signs that account in once, within its lifetime, if it is still
+// active then.
 //
 // Without an SMTP server (mail.Log), links, codes and invitations are written
 // to the log instead of sent, for local use.
