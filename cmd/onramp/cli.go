@@ -25,6 +25,7 @@ type cli struct {
 	Token   tokenCmd   `cmd:"" help:"Create, list and revoke API bearer tokens."`
 	Migrate migrateCmd `cmd:"" help:"Apply database migrations to the latest schema version."`
 	Bench   benchCmd   `cmd:"" help:"Drive a running server and print throughput and latency."`
+	Admin   adminCmd   `cmd:"" help:"Operator tools for an organization's Admins (login-link)."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
 

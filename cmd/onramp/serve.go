@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/onramp-dev/onramp/demo"
+	"github.com/onramp-dev/onramp/emaillogin"
 	"github.com/onramp-dev/onramp/jit"
 	"github.com/onramp-dev/onramp/server"
 	"github.com/onramp-dev/onramp/store"
@@ -38,7 +39,12 @@ type serveCmd struct {
 	SAMLKey         string        `name:"saml-key" env:"ONRAMP_SAML_KEY" placeholder:"HEX_OR_BASE64" help:"Secret (at least 32 bytes, hex or base64) that signs SAML request-tracking cookies; the same on every replica. Random per start if unset."`
 	ReturnToOrigins []string      `name:"return-to-origin" env:"ONRAMP_RETURN_TO_ORIGINS" placeholder:"ORIGIN" help:"Origin (e.g. https://app.example.com) that SAML sign-in may send the browser back to with return_to; repeatable, or comma-separated in the environment."`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"ONRAMP_SHUTDOWN_TIMEOUT" default:"25s" placeholder:"DURATION" help:"How long SIGTERM waits for in-flight requests before giving up (default: ${default})."`
+	SMTPURL         string        `name:"smtp-url" env:"ONRAMP_SMTP_URL" placeholder:"URL" help:"SMTP server for sign-in links and invitations: smtp://user:pass@host:port (STARTTLS when offered; ?starttls=required to insist) or smtps://… (TLS). Without it, they are written to the log."`
+	MailFrom        string        `name:"mail-from" env:"ONRAMP_MAIL_FROM" placeholder:"ADDRESS" help:"From address of the emails, e.g. \"Acme sign-in <signin@acme.example>\"; required with --smtp-url."`
 	Demo            bool          `name:"demo" env:"ONRAMP_DEMO" help:"Also set up and serve a demo: organization demo with a built-in SAML IdP at BASE/demo/idp and JIT sign-up, a landing page at BASE/, and a new SCIM token printed as the last line of stdout. SQLite only; the IdP key is kept in DB.demo-idp.pem."`
+
+	// emailLogin is the email sign-in, made by handler; serve runs its sweeper.
+	emailLogin *emaillogin.Service
 }
 
 func (c *serveCmd) validate() []string {
@@ -55,6 +61,7 @@ func (c *serveCmd) validate() []string {
 		ps = append(ps, "--shutdown-timeout (ONRAMP_SHUTDOWN_TIMEOUT) must be positive")
 	}
 	ps = append(ps, c.validateDemo()...)
+	ps = append(ps, c.validateMail()...)
 	return ps
 }
 
@@ -153,6 +160,7 @@ func (c *serveCmd) serve(e *env, ln net.Listener) error {
 	var background sync.WaitGroup
 	defer background.Wait()
 	background.Go(func() { _ = janitor.Run(e.ctx) })
+	background.Go(func() { c.emailLogin.RunSweeper(e.ctx, jit.DefaultJanitorInterval) })
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -192,6 +200,9 @@ func (c *serveCmd) handler(e *env, st store.Store) (*echo.Echo, *demo.Demo, erro
 		return nil, nil, err
 	}
 	samlHandler.Register(h)
+	if err := c.registerEmailLogin(e, h, st); err != nil {
+		return nil, nil, err
+	}
 	if err := registerAdminAPI(h, st, c.baseURL(), e.logger); err != nil {
 		return nil, nil, err
 	}
