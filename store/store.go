@@ -370,6 +370,7 @@ type Store interface {
 	Tokens
 	Sessions
 	Assertions
+	SignIns
 	Audit
 	DomainRoutes
 	LoginLinks

@@ -39,6 +39,7 @@ func Run(t *testing.T, open Open, caps Capabilities) {
 		{"Tokens", tokenTests()},
 		{"Sessions", sessionTests()},
 		{"Assertions", assertionTests()},
+		{"SignIns", signInTests()},
 		{"Audit", auditTests()},
 		{"Race", raceTests()},
 		{"EmailLogin", emailLoginTests()},

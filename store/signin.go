@@ -1,0 +1,115 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// ErrAssertionUsed: the assertion ID a sign-in would record is already in the
+// replay cache (a replay). It wraps ErrConflict, so errors.Is(err,
+// ErrConflict) holds as well: callers that retry other conflicts test for
+// ErrAssertionUsed first.
+var ErrAssertionUsed = fmt.Errorf("%w: assertion already used", ErrConflict)
+
+// UsedAssertion is an assertion's entry in the replay cache: its ID, unique
+// per connection, kept until NotOnOrAfter.
+type UsedAssertion struct {
+	ConnectionID ConnectionID
+	ID           string
+	NotOnOrAfter time.Time
+}
+
+// SignInAccount says which account a sign-in is for and how it gets there.
+// At most one of Linked, Link and Create is set; none is a refusal, which
+// only records the assertion and the events.
+type SignInAccount struct {
+	// Linked: the identity is linked to this account, which signs in (JIT
+	// rule 1).
+	Linked UserID
+	// Link: link the identity to this account, then sign in (rule 2).
+	Link UserID
+	// Version is the account's Version when the caller read it (Linked and
+	// Link): what the decision was made on. If the account is at another
+	// Version now, is no longer live and active, or (Linked) the identity
+	// no longer links to it, SignIn writes nothing and returns
+	// ErrVersionMismatch: read again and decide again.
+	Version int64
+	// Create: create this account with the identity linked to it (rule 3),
+	// as CreateUser would (the store sets ID, Version and times).
+	Create *User
+}
+
+// ProfileUpdate is a new profile for the account that signs in (Linked or
+// Link), computed by the caller from the account at SignInAccount.Version.
+// The store writes User's profile fields (userName, externalId, names,
+// emails, role, custom fields, source, connection, resource) as UpdateUser
+// would, with Version+1 and the audit event Event; ID, OrgID, Active,
+// CreatedAt, LastSignInAt and DeletedAt stay the store's.
+type ProfileUpdate struct {
+	User  User
+	Event AuditEvent
+}
+
+// SignIn is everything one sign-in writes, in one transaction.
+type SignIn struct {
+	OrgID OrgID
+	// Assertion is recorded in the replay cache first. If its ID is there
+	// already, SignIn writes nothing and returns ErrAssertionUsed.
+	Assertion UsedAssertion
+	// NameID, with Assertion.ConnectionID, is the identity signing in.
+	// Required unless the sign-in is a refusal.
+	NameID  string
+	Account SignInAccount
+	// Profile, if set (Linked or Link only), is written unless its userName
+	// or externalId is taken by another live account: then the sign-in goes
+	// ahead without it and SignInResult.ProfileConflict holds the conflict.
+	Profile *ProfileUpdate
+	// At is the sign-in's time, written as LastSignInAt of the identity and
+	// the account (not a change to the account: Version and UpdatedAt stay).
+	At time.Time
+	// Session, if set, is created for the account; the store fills OrgID and
+	// UserID. A refusal takes none.
+	Session *Session
+	// Events are the decision's audit events, written after the account's
+	// writes, in order; the store fills OrgID, ConnectionID if empty and
+	// UserID if empty (with the account's).
+	Events []AuditEvent
+}
+
+// SignInResult is what a SignIn did.
+type SignInResult struct {
+	// User is the account as it is after the sign-in; zero for a refusal.
+	User User
+	// ProfileConflict is set when SignIn.Profile was not written because its
+	// userName or externalId is another account's (it wraps ErrConflict).
+	ProfileConflict error
+}
+
+// SignIns is the storage side of a SAML sign-in: the two reads the ACS makes
+// before it decides, and the one write transaction that carries the decision
+// out.
+type SignIns interface {
+	// GetConnectionByPath returns the connection with slug connSlug of the
+	// organization with slug orgSlug, and that organization, in one read.
+	// ErrNotFound if either does not exist.
+	GetConnectionByPath(ctx context.Context, orgSlug, connSlug string) (Org, Connection, error)
+	// GetLinkedUser returns the identity (conn, nameID) and the account it is
+	// linked to (tombstones included) in one read; ErrNotFound if the
+	// identity is not linked.
+	GetLinkedUser(ctx context.Context, conn ConnectionID, nameID string) (Identity, User, error)
+	// MatchUsers returns the organization's live accounts (active or not,
+	// tombstones excluded) whose userName equals userName or one of whose
+	// email addresses equals email, both compared case-insensitively (an
+	// empty value matches nothing), at most limit of them: the userName's
+	// first, then the others in creation order, each once.
+	MatchUsers(ctx context.Context, org OrgID, userName, email string, limit int) ([]User, error)
+	// SignIn performs a sign-in in one transaction: the assertion ID, the
+	// account's writes (link or create, profile, LastSignInAt), the session
+	// and the audit events become durable together or not at all. Errors:
+	// ErrAssertionUsed (a replay; nothing written), ErrVersionMismatch (see
+	// SignInAccount.Version), ErrConflict (Create's userName or externalId, or
+	// the identity, is taken: a race with SCIM or another sign-in; read
+	// again), ErrInvalidReference (the connection is not the organization's).
+	SignIn(ctx context.Context, in SignIn) (SignInResult, error)
+}

@@ -1,0 +1,393 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/onramp-dev/onramp/store"
+)
+
+// The sign-in's queries. Organizations and connections share column names, so
+// the join qualifies each list (see qualify); userCols is qualified already.
+const (
+	linkedUserFrom = ` FROM identities i JOIN users u ON u.id = i.user_id WHERE i.connection_id = ? AND i.name_id = ?`
+	// insertAssertionOnce records an assertion ID unless it is there: a replay
+	// inserts nothing (no error, which on PostgreSQL would abort the
+	// transaction), and concurrent inserts of one ID wait on the primary key
+	// for the first to commit or roll back.
+	insertAssertionOnce = `INSERT INTO assertions (connection_id, assertion_id, not_on_or_after) VALUES (?, ?, ?)
+		ON CONFLICT (connection_id, assertion_id) DO NOTHING`
+	profileSavepoint = "signin_profile"
+)
+
+// qualify prefixes every column of a comma-separated list with alias.
+func qualify(alias, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, p := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// GetConnectionByPath returns an organization's connection by the two slugs,
+// and the organization, in one query.
+func (s *Store) GetConnectionByPath(ctx context.Context, orgSlug, connSlug string) (store.Org, store.Connection, error) {
+	q := s.d.rebind(`SELECT ` + qualify("o", orgCols) + `, ` + qualify("c", connCols) +
+		` FROM connections c JOIN orgs o ON o.id = c.org_id WHERE o.slug = ? AND c.slug = ?`)
+	o, c, err := scanPair(s.read.QueryRowContext(ctx, q, orgSlug, connSlug), scanOrg, scanConn)
+	if err != nil {
+		return store.Org{}, store.Connection{}, s.d.classify(err, fmt.Sprintf("sqlstore: get connection %q of organization %q", connSlug, orgSlug))
+	}
+	return o, c, nil
+}
+
+// GetLinkedUser returns the identity (conn, nameID) and the user it links to,
+// in one query.
+func (s *Store) GetLinkedUser(ctx context.Context, conn store.ConnectionID, nameID string) (store.Identity, store.User, error) {
+	q := s.d.rebind(`SELECT ` + qualify("i", identityCols) + `, ` + userCols + linkedUserFrom)
+	id, u, err := scanPair(s.read.QueryRowContext(ctx, q, string(conn), nameID), scanIdentity, scanUser)
+	if err != nil {
+		return store.Identity{}, store.User{}, s.d.classify(err, fmt.Sprintf("sqlstore: get linked user on connection %s", conn))
+	}
+	return id, u, nil
+}
+
+// MatchUsers returns the live users of org with the userName or an email
+// address equal to the given ones (case-insensitively): two index lookups
+// in one query, the userName's row first.
+func (s *Store) MatchUsers(ctx context.Context, org store.OrgID, userName, email string, limit int) ([]store.User, error) {
+	if limit <= 0 || (userName == "" && email == "") {
+		return nil, nil
+	}
+	var (
+		branches []string
+		args     []any
+	)
+	if userName != "" {
+		branches = append(branches, `SELECT `+userCols+`, 0 AS k, u.seq AS s FROM users u
+			WHERE u.org_id = ? AND u.user_name_lower = ? AND u.deleted_at IS NULL`)
+		args = append(args, string(org), strings.ToLower(userName))
+	}
+	if email != "" {
+		branches = append(branches, `SELECT `+userCols+`, 1 AS k, u.seq AS s FROM users u
+			WHERE u.org_id = ? AND u.deleted_at IS NULL
+			AND u.id IN (SELECT e.user_id FROM user_emails e WHERE e.org_id = ? AND e.value_lower = ?)`)
+		args = append(args, string(org), string(org), strings.ToLower(email))
+	}
+	// One user can match both ways, so one row more than asked for leaves
+	// limit of them after removing the repeat.
+	q := s.d.rebind(strings.Join(branches, " UNION ALL ") + ` ORDER BY k, s LIMIT ?`)
+	rows, err := s.read.QueryContext(ctx, q, append(args, limit+1)...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: match users: %w", err)
+	}
+	all, err := collect(rows, func(sc scanner) (store.User, error) {
+		var k, seq int64
+		return scanUser(scanFunc(func(dest ...any) error { return sc.Scan(append(dest, &k, &seq)...) }))
+	}, "sqlstore: match users")
+	if err != nil {
+		return nil, err
+	}
+	var out []store.User
+	for _, u := range all {
+		if len(out) < limit && !slices.ContainsFunc(out, func(o store.User) bool { return o.ID == u.ID }) {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+// SignIn performs a sign-in in one write transaction, in this order: the
+// assertion ID (a replay stops here: store.ErrAssertionUsed), the account
+// (checked unchanged, linked or created), the profile (in a savepoint of its
+// own, so that a userName taken by another account drops only the profile),
+// LastSignInAt, the session and the events.
+func (s *Store) SignIn(ctx context.Context, in store.SignIn) (store.SignInResult, error) {
+	if err := checkSignIn(in); err != nil {
+		return store.SignInResult{}, err
+	}
+	var create store.User
+	if in.Account.Create != nil {
+		var err error
+		if create, err = newUser(*in.Account.Create); err != nil {
+			return store.SignInResult{}, err
+		}
+	}
+	var res store.SignInResult
+	err := s.write(ctx, "sqlstore: sign in", func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		res = store.SignInResult{} // fn may run more than once
+		ins, err := tx.ExecContext(ctx, s.d.rebind(insertAssertionOnce), string(in.Assertion.ConnectionID), in.Assertion.ID,
+			micros(stamp(in.Assertion.NotOnOrAfter)))
+		if err != nil {
+			return fmt.Errorf("sqlstore: sign in: record assertion: %w", err)
+		}
+		n, err := affected(ins)
+		if err != nil {
+			return fmt.Errorf("sqlstore: sign in: record assertion: %w", err)
+		}
+		if n == 0 {
+			return fmt.Errorf("sqlstore: sign in on connection %s: %w", in.Assertion.ConnectionID, store.ErrAssertionUsed)
+		}
+		at := now
+		if !in.At.IsZero() {
+			at = stamp(in.At)
+		}
+		var u store.User
+		switch a := in.Account; {
+		case a.Linked != "":
+			u, err = s.signInLinked(ctx, tx, in)
+		case a.Link != "":
+			u, err = s.signInLink(ctx, tx, in, now, at)
+		case a.Create != nil:
+			u, err = s.signInCreate(ctx, tx, in, create, now, at)
+		default: // a refusal: the assertion and the events only
+			return s.signInEvents(ctx, tx, in, "", now)
+		}
+		if err != nil {
+			return err
+		}
+		if in.Profile != nil {
+			if u, res.ProfileConflict, err = s.signInProfile(ctx, tx, in, u, now); err != nil {
+				return err
+			}
+		}
+		// A created account and a new link were written with LastSignInAt.
+		if in.Account.Linked != "" {
+			if _, err := tx.ExecContext(ctx, s.q.signInIdentity, micros(at), string(in.Assertion.ConnectionID), in.NameID); err != nil {
+				return fmt.Errorf("sqlstore: sign in: %w", err)
+			}
+		}
+		if in.Account.Create == nil {
+			if _, err := tx.ExecContext(ctx, s.q.signInUser, micros(at), string(u.ID)); err != nil {
+				return fmt.Errorf("sqlstore: sign in: %w", err)
+			}
+		}
+		u.LastSignInAt = &at
+		if in.Session != nil {
+			if err := s.signInSession(ctx, tx, *in.Session, u, now); err != nil {
+				return err
+			}
+		}
+		if err := s.signInEvents(ctx, tx, in, u.ID, now); err != nil {
+			return err
+		}
+		res.User = u
+		return nil
+	})
+	if err != nil {
+		return store.SignInResult{}, err
+	}
+	return res, nil
+}
+
+// checkSignIn rejects a SignIn that is not well formed: a programming error,
+// never a race.
+func checkSignIn(in store.SignIn) error {
+	a := in.Account
+	modes := 0
+	for _, set := range []bool{a.Linked != "", a.Link != "", a.Create != nil} {
+		if set {
+			modes++
+		}
+	}
+	var problems []string
+	if in.OrgID == "" || in.Assertion.ConnectionID == "" || in.Assertion.ID == "" {
+		problems = append(problems, "empty organization, connection or assertion ID")
+	}
+	if modes > 1 {
+		problems = append(problems, "more than one of Linked, Link and Create")
+	}
+	if modes == 1 && in.NameID == "" {
+		problems = append(problems, "empty NameID")
+	}
+	if modes == 0 && (in.Session != nil || in.Profile != nil) {
+		problems = append(problems, "a refusal with a session or a profile")
+	}
+	if a.Create != nil && (in.Profile != nil || a.Create.OrgID != in.OrgID) {
+		problems = append(problems, "a created account with a profile update or of another organization")
+	}
+	for _, ev := range in.Events {
+		if ev.Action == "" {
+			problems = append(problems, "an event without an action")
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("sqlstore: sign in: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// signInLinked checks that the identity still links to the account the
+// decision was made on, unchanged, live and active, and locks both rows.
+func (s *Store) signInLinked(ctx context.Context, tx *sql.Tx, in store.SignIn) (store.User, error) {
+	q := s.d.rebind(`SELECT ` + qualify("i", identityCols) + `, ` + userCols + linkedUserFrom + s.d.forUpdate)
+	id, u, err := scanPair(tx.QueryRowContext(ctx, q, string(in.Assertion.ConnectionID), in.NameID), scanIdentity, scanUser)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.User{}, fmt.Errorf("sqlstore: sign in: the identity is no longer linked: %w", store.ErrVersionMismatch)
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("sqlstore: sign in: %w", err)
+	}
+	if id.UserID != in.Account.Linked {
+		return store.User{}, fmt.Errorf("sqlstore: sign in: the identity now links to user %s: %w", id.UserID, store.ErrVersionMismatch)
+	}
+	return u, checkAccount(in, u)
+}
+
+// signInLink links the identity to the account the decision was made on, if
+// it is unchanged, live and active.
+func (s *Store) signInLink(ctx context.Context, tx *sql.Tx, in store.SignIn, now, at time.Time) (store.User, error) {
+	u, err := s.getUser(ctx, tx, s.q.getLiveUser, in.OrgID, in.Account.Link)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, fmt.Errorf("sqlstore: sign in: user %s is gone: %w", in.Account.Link, store.ErrVersionMismatch)
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("sqlstore: sign in: %w", err)
+	}
+	if err := checkAccount(in, u); err != nil {
+		return store.User{}, err
+	}
+	err = s.insertIdentity(ctx, tx, store.Identity{ConnectionID: in.Assertion.ConnectionID, NameID: in.NameID,
+		OrgID: in.OrgID, UserID: u.ID, CreatedAt: now, LastSignInAt: &at})
+	return u, err
+}
+
+// checkAccount reports store.ErrVersionMismatch unless u is still the
+// account the sign-in was decided on.
+func checkAccount(in store.SignIn, u store.User) error {
+	if u.OrgID != in.OrgID || u.Version != in.Account.Version || !u.Active || u.DeletedAt != nil {
+		return fmt.Errorf("sqlstore: sign in: user %s changed (version %d, was %d; active %t; deleted %t): %w",
+			u.ID, u.Version, in.Account.Version, u.Active, u.DeletedAt != nil, store.ErrVersionMismatch)
+	}
+	return nil
+}
+
+// signInCreate creates the account, signed in at at, with the identity linked.
+func (s *Store) signInCreate(ctx context.Context, tx *sql.Tx, in store.SignIn, u store.User, now, at time.Time) (store.User, error) {
+	u.CreatedAt, u.UpdatedAt, u.LastSignInAt = now, now, &at
+	if err := s.insertUser(ctx, tx, u); err != nil {
+		return store.User{}, err
+	}
+	err := s.insertIdentity(ctx, tx, store.Identity{ConnectionID: in.Assertion.ConnectionID, NameID: in.NameID,
+		OrgID: u.OrgID, UserID: u.ID, CreatedAt: now, LastSignInAt: &at})
+	return u, err
+}
+
+// signInProfile writes the new profile inside a savepoint. A userName or
+// externalId taken by another account rolls back only the savepoint and is
+// returned as conflict: the sign-in goes on with cur.
+func (s *Store) signInProfile(ctx context.Context, tx *sql.Tx, in store.SignIn, cur store.User, now time.Time) (u store.User, conflict, err error) {
+	next := cloneUser(in.Profile.User)
+	if next.UserName == "" {
+		return store.User{}, nil, fmt.Errorf("sqlstore: sign in: user %s: profile with an empty userName", cur.ID)
+	}
+	next.ID, next.OrgID, next.Active, next.CreatedAt = cur.ID, cur.OrgID, cur.Active, cur.CreatedAt
+	next.LastSignInAt, next.DeletedAt = cur.LastSignInAt, cur.DeletedAt
+	next.Version, next.UpdatedAt = cur.Version+1, now
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT "+profileSavepoint); err != nil {
+		return store.User{}, nil, fmt.Errorf("sqlstore: sign in: savepoint: %w", err)
+	}
+	werr := s.writeProfile(ctx, tx, cur, next, in.Profile.Event, now)
+	if errors.Is(werr, store.ErrConflict) {
+		if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+profileSavepoint); err != nil {
+			return store.User{}, nil, fmt.Errorf("sqlstore: sign in: rollback to savepoint: %w", err)
+		}
+		conflict, next = werr, cur
+	} else if werr != nil {
+		return store.User{}, nil, werr
+	}
+	if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT "+profileSavepoint); err != nil {
+		return store.User{}, nil, fmt.Errorf("sqlstore: sign in: release savepoint: %w", err)
+	}
+	return next, conflict, nil
+}
+
+// writeProfile writes next over cur, as UpdateUser does, with its event.
+func (s *Store) writeProfile(ctx context.Context, tx *sql.Tx, cur, next store.User, ev store.AuditEvent, now time.Time) error {
+	emails, custom, err := encodeUser(next)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, s.q.updateUser, next.UserName, strings.ToLower(next.UserName),
+		nullString(next.ExternalID), next.DisplayName, strings.ToLower(next.DisplayName), next.GivenName,
+		next.FamilyName, emails, next.Active, next.Role, custom, string(next.Source),
+		string(next.ConnectionID), nullRaw(next.Resource), next.Version, micros(now), string(next.ID))
+	if err != nil {
+		return s.d.classify(err, fmt.Sprintf("sqlstore: sign in: update profile of user %s", next.ID))
+	}
+	if !slices.Equal(cur.Emails, next.Emails) {
+		if _, err := tx.ExecContext(ctx, s.q.deleteEmails, string(next.ID)); err != nil {
+			return fmt.Errorf("sqlstore: sign in: user %s: delete emails: %w", next.ID, err)
+		}
+		if err := s.insertEmails(ctx, tx, next); err != nil {
+			return err
+		}
+	}
+	return s.insertEvent(ctx, tx, userEvent(ev, next), now, "user.updated")
+}
+
+// signInSession creates the session for u.
+func (s *Store) signInSession(ctx context.Context, tx *sql.Tx, se store.Session, u store.User, now time.Time) error {
+	if len(se.IDHash) == 0 {
+		return errors.New("sqlstore: sign in: session with an empty ID hash")
+	}
+	created := now
+	if !se.CreatedAt.IsZero() {
+		created = stamp(se.CreatedAt)
+	}
+	seen := created
+	if !se.LastSeenAt.IsZero() {
+		seen = stamp(se.LastSeenAt)
+	}
+	_, err := tx.ExecContext(ctx, s.q.insertSession, se.IDHash, string(u.OrgID), string(u.ID),
+		micros(created), micros(stamp(se.ExpiresAt)), micros(seen))
+	return s.d.classify(err, "sqlstore: sign in: create session")
+}
+
+// signInEvents writes the sign-in's events for user (empty for a refusal).
+func (s *Store) signInEvents(ctx context.Context, tx *sql.Tx, in store.SignIn, user store.UserID, now time.Time) error {
+	for _, ev := range in.Events {
+		ev.OrgID = in.OrgID
+		if ev.ConnectionID == "" {
+			ev.ConnectionID = in.Assertion.ConnectionID
+		}
+		if ev.UserID == "" {
+			ev.UserID = user
+		}
+		if err := s.insertEvent(ctx, tx, ev, now, ""); err != nil {
+			return fmt.Errorf("sqlstore: sign in: %w", err)
+		}
+	}
+	return nil
+}
+
+// scanFunc is a scanner made of a function, for scanning one row through
+// several scan functions.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+
+// scanPair scans one row whose columns are first's followed by second's:
+// first asks for its destinations, second for its own, the row is scanned
+// into both at once, then each decodes its part.
+func scanPair[A, B any](sc scanner, first func(scanner) (A, error), second func(scanner) (B, error)) (A, B, error) {
+	var b B
+	a, err := first(scanFunc(func(destA ...any) error {
+		var errB error
+		b, errB = second(scanFunc(func(destB ...any) error {
+			return sc.Scan(append(slices.Clip(destA), destB...)...)
+		}))
+		return errB
+	}))
+	if err != nil {
+		var zeroA A
+		var zeroB B
+		return zeroA, zeroB, err
+	}
+	return a, b, nil
+}
