@@ -221,6 +221,7 @@ func (s *Service) formToken(c echo.Context) string {
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
 	tok := base64.RawURLEncoding.EncodeToString(b[:])
 	c.Set(formCookie, tok)
+	//nolint:gosec // G124: HttpOnly and SameSite=Strict; Secure follows the base URL (plain http is for local use)
 	c.SetCookie(&http.Cookie{
 		Name: formCookie, Value: tok, Path: "/", HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode,
 	})

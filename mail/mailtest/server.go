@@ -79,7 +79,7 @@ func Start(t testing.TB, opts Options) *Server {
 		}
 		s.TLSConfig, srv.ca = cfg, pool
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func (s *session) encrypted() bool {
 }
 
 func (s *session) AuthMechanisms() []string {
-	if s.srv.opts.User == "" || !(s.encrypted() || s.srv.opts.InsecureAuth) {
+	if s.srv.opts.User == "" || (!s.encrypted() && !s.srv.opts.InsecureAuth) {
 		return nil
 	}
 	return []string{sasl.Plain}
@@ -193,7 +193,7 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 	s.srv.mu.Lock()
 	s.srv.authTries++
 	s.srv.mu.Unlock()
-	if mech != sasl.Plain || !(s.encrypted() || s.srv.opts.InsecureAuth) {
+	if mech != sasl.Plain || (!s.encrypted() && !s.srv.opts.InsecureAuth) {
 		return nil, smtp.ErrAuthUnsupported
 	}
 	return sasl.NewPlainServer(func(_, user, pass string) error {
