@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -550,12 +551,15 @@ func TestPostgresIndexedLookups(t *testing.T) {
 		name  string
 		group bool
 		f     store.Filter
-		index string
+		// index lists the indexes of which the plan must use one: either
+		// serves the lookup (emails can be found by value alone, an index
+		// email sign-in needs across organizations, or by org and value).
+		index []string
 	}{
-		{"userName eq", false, store.Compare{Field: store.FieldUserName, Op: store.OpEq, Value: "USER42"}, "users_org_user_name"},
-		{"externalId eq", false, store.Compare{Field: store.FieldExternalID, Op: store.OpEq, Value: "x42"}, "users_org_external_id"},
-		{"emails.value eq", false, store.Compare{Field: store.FieldEmailValue, Op: store.OpEq, Value: "user42@example.com"}, "user_emails_org_value"},
-		{"members.value eq", true, store.Compare{Field: store.FieldMemberValue, Op: store.OpEq, Value: "u42"}, "group_members_user"},
+		{"userName eq", false, store.Compare{Field: store.FieldUserName, Op: store.OpEq, Value: "USER42"}, []string{"users_org_user_name"}},
+		{"externalId eq", false, store.Compare{Field: store.FieldExternalID, Op: store.OpEq, Value: "x42"}, []string{"users_org_external_id"}},
+		{"emails.value eq", false, store.Compare{Field: store.FieldEmailValue, Op: store.OpEq, Value: "user42@example.com"}, []string{"user_emails_org_value", "user_emails_value"}},
+		{"members.value eq", true, store.Compare{Field: store.FieldMemberValue, Op: store.OpEq, Value: "u42"}, []string{"group_members_user"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var queries []string
@@ -584,8 +588,8 @@ func TestPostgresIndexedLookups(t *testing.T) {
 			for _, query := range queries {
 				plan := pgExplain(t, s, s.d.rebind(query), args)
 				t.Logf("%s\n%s", query, plan)
-				if !strings.Contains(plan, tc.index) {
-					t.Errorf("plan does not use index %s:\n%s", tc.index, plan)
+				if !slices.ContainsFunc(tc.index, func(ix string) bool { return strings.Contains(plan, " "+ix+" ") }) {
+					t.Errorf("plan uses none of the indexes %v:\n%s", tc.index, plan)
 				}
 				if strings.Contains(plan, "Seq Scan") {
 					t.Errorf("plan reads a table sequentially:\n%s", plan)
