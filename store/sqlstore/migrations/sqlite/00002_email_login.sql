@@ -64,11 +64,7 @@ CREATE TABLE rate_limits (
 );
 CREATE INDEX rate_limits_window_end ON rate_limits (window_end);
 
--- Looking a verified address up in every organization.
-CREATE INDEX user_emails_value ON user_emails (value_lower);
-
 -- +goose Down
-DROP INDEX user_emails_value;
 DROP TABLE rate_limits;
 DROP TABLE invitations;
 DROP TABLE login_links;
