@@ -486,3 +486,27 @@ func TestInvalidInput(t *testing.T) {
 		t.Errorf("%d emails", n)
 	}
 }
+
+func TestSweep(t *testing.T) {
+	v := newEnv(t)
+	v.org("acme", "Acme Corp", true, "acme-corp.com")
+	b := v.browser()
+	_, used := b.signInEmail("ann@acme-corp.com")
+	if r := b.follow(link(t, used)); r.status != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", r.status)
+	}
+	_, live := b.signInEmail("bob@acme-corp.com")
+	// Nothing has ended yet but the used link.
+	links, limits, err := v.svc.Sweep(t.Context())
+	if err != nil || links != 1 || limits != 0 {
+		t.Fatalf("first sweep: %d links, %d limits, %v", links, limits, err)
+	}
+	if r := b.get(link(t, live)); r.status != http.StatusOK {
+		t.Errorf("the live link was swept: %d", r.status)
+	}
+	v.clock.Advance(emaillogin.DefaultLinkTTL)
+	links, limits, err = v.svc.Sweep(t.Context())
+	if err != nil || links != 1 || limits == 0 {
+		t.Errorf("second sweep: %d links, %d limits, %v", links, limits, err)
+	}
+}
