@@ -206,6 +206,9 @@ func (c *serveCmd) handler(e *env, st store.Store) (*echo.Echo, *demo.Demo, erro
 	if err := registerAdminAPI(h, st, c.baseURL(), e.logger); err != nil {
 		return nil, nil, err
 	}
+	if err := registerConsole(h, st, c.baseURL(), e.logger); err != nil {
+		return nil, nil, err
+	}
 	if !c.Demo {
 		return h, nil, nil
 	}
