@@ -26,7 +26,7 @@ func (p *Provisioner) Explain(ctx context.Context, org store.Org, conn store.Con
 		Email:      profile.Email,
 	}
 	if strings.TrimSpace(nameID) != "" {
-		linked, err := p.linkedAccount(ctx, org.ID, conn.ID, nameID)
+		linked, err := p.linkedAccount(ctx, conn.ID, nameID)
 		if err != nil {
 			return Decision{}, err
 		}

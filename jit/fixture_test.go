@@ -1,7 +1,6 @@
 package jit
 
 import (
-	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -51,10 +50,10 @@ type fixtureOpts struct {
 
 func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	t.Helper()
-	replay, connA, connB := openTestStore(t)
+	_, connA, connB := openTestStore(t)
 	f := &fixture{idp: samltest.New(t, samltest.Options{}), clock: &testClock{}, connB: connB}
 	var err error
-	f.v, err = NewVerifier(VerifierConfig{Replay: replay, Now: f.clock.Now})
+	f.v, err = NewVerifier(VerifierConfig{Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +129,7 @@ func (f *fixture) loginFor(t *testing.T, conn ConnectionConfig, l samltest.Login
 // verify verifies with the browser holding requestIDs.
 func (f *fixture) verify(t *testing.T, samlResponse string, requestIDs ...string) (Assertion, error) {
 	t.Helper()
-	return f.v.Verify(context.Background(), f.conn, samlResponse, requestIDs)
+	return f.v.Verify(f.conn, samlResponse, requestIDs)
 }
 
 // mustVerify fails the test unless samlResponse verifies.

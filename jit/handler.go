@@ -18,14 +18,11 @@ import (
 
 // HandlerStore is the part of the store the SAML endpoints use.
 type HandlerStore interface {
-	store.Orgs
+	ProvisionStore
 	store.Connections
 	store.Users
-	store.Identities
 	store.Sessions
-	store.Assertions
 	store.Audit
-	ListTokens(ctx context.Context, org store.OrgID) ([]store.Token, error)
 }
 
 // Audit actions of the endpoints (the Provisioner records the decisions).
@@ -109,7 +106,6 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 		return nil, err
 	}
 	verifier, err := NewVerifier(VerifierConfig{
-		Replay:             cfg.Store,
 		Logger:             cfg.Logger,
 		Now:                cfg.Now,
 		ClockSkew:          cfg.ClockSkew,
@@ -198,25 +194,18 @@ type target struct {
 	conn store.Connection
 }
 
-// resolve looks up the organization and connection named in the URL, and
-// gives the connection its SP key pair if it has none yet.
+// resolve looks up the organization and connection named in the URL (one
+// read of the store), and gives the connection its SP key pair if it has
+// none yet.
 func (h *Handler) resolve(c echo.Context) (target, *page, error) {
 	ctx := c.Request().Context()
-	org, err := h.st.GetOrgBySlug(ctx, c.Param("org"))
+	org, conn, err := h.st.GetConnectionByPath(ctx, c.Param("org"), c.Param("connection"))
 	if errors.Is(err, store.ErrNotFound) {
 		p := notFoundPage()
 		return target{}, &p, nil
 	}
 	if err != nil {
-		return target{}, nil, fmt.Errorf("jit: read organization: %w", err)
-	}
-	conn, err := h.st.GetConnectionBySlug(ctx, org.ID, c.Param("connection"))
-	if errors.Is(err, store.ErrNotFound) {
-		p := notFoundPage()
-		return target{}, &p, nil
-	}
-	if err != nil {
-		return target{}, nil, fmt.Errorf("jit: read connection: %w", err)
+		return target{}, nil, fmt.Errorf("jit: read organization and connection: %w", err)
 	}
 	if conn.SPCertPEM == "" || conn.SPKeyPEM == "" {
 		if conn, err = h.ensureSPKeyPair(ctx, conn); err != nil {
@@ -340,7 +329,7 @@ func (h *Handler) acs(c echo.Context) error {
 		return h.render(c, *p)
 	}
 
-	a, err := h.verifier.Verify(ctx, cfg, r.PostForm.Get("SAMLResponse"), h.tracker.PendingIDs(r, cfg))
+	a, err := h.verifier.Verify(cfg, r.PostForm.Get("SAMLResponse"), h.tracker.PendingIDs(r, cfg))
 	var ve *VerifyError
 	if errors.As(err, &ve) {
 		return h.rejected(c, t, ve)
@@ -365,27 +354,28 @@ func (h *Handler) acs(c echo.Context) error {
 		returnTo = rt
 	}
 
-	// The session is stored beside the sign-in record (one commit of the
-	// store for both, see alongsideFunc); its cookie is set only once both
-	// succeeded.
-	var cookie *http.Cookie
-	out, err := h.provisioner.provision(ctx, t.org, t.conn, a, func(ctx context.Context, u store.User) error {
-		var err error
-		cookie, err = h.sessions.create(ctx, t.org.ID, u.ID)
-		return err
-	})
-	var me *MappingError
-	if errors.As(err, &me) {
-		return h.mappingFailed(c, t, a, me)
-	}
+	// The session is stored in the sign-in's transaction, together with
+	// the assertion ID (see Provisioner); its cookie is set only once that
+	// committed. A replay fails there, as ReasonReplayed.
+	sess, cookie, err := h.sessions.prepare(t.org.ID, "")
 	if err != nil {
+		return h.fail(c, err)
+	}
+	out, err := h.provisioner.provision(ctx, t.org, t.conn, a, &sess)
+	var me *MappingError
+	switch {
+	case errors.As(err, &ve):
+		return h.rejected(c, t, ve)
+	case errors.As(err, &me):
+		return h.mappingFailed(c, t, me)
+	case err != nil:
 		return h.fail(c, err)
 	}
 	if out.Decision.Action == ActionRefuse {
 		return h.render(c, page{Status: http.StatusForbidden, Title: "You cannot sign in yet", Reason: out.Decision.Rule, Message: out.Decision.Hint})
 	}
-	if cookie == nil {
-		return h.fail(c, fmt.Errorf("jit: sign-in of user %s started no session", out.User.ID))
+	if out.User.ID == "" {
+		return h.fail(c, errors.New("jit: a sign-in returned no account"))
 	}
 	http.SetCookie(c.Response(), cookie)
 	noStore(c)
@@ -414,19 +404,16 @@ func (h *Handler) rejected(c echo.Context, t target, ve *VerifyError) error {
 	return h.render(c, page{Status: ve.HTTPStatus(), Title: "Sign-in could not be verified", Reason: ve.Reason, Message: msg})
 }
 
-func (h *Handler) mappingFailed(c echo.Context, t target, a Assertion, me *MappingError) error {
+// mappingFailed answers a refusal for missing attributes, which the
+// Provisioner has recorded.
+func (h *Handler) mappingFailed(c echo.Context, t target, me *MappingError) error {
 	ctx := c.Request().Context()
 	h.logger.InfoContext(ctx, "jit: assertion lacks mapped attributes", "org", t.org.ID, "connection", t.conn.ID, "fields", me.Fields, "err", me.Err)
-	ev := store.AuditEvent{OrgID: t.org.ID, Actor: "idp:" + t.conn.Slug, Action: AuditRefused, ConnectionID: t.conn.ID, Rule: "attribute_missing",
-		Detail: map[string]string{"assertion_id": a.ID, "fields": strings.Join(me.Fields, ",")}}
-	if err := h.st.RecordEvent(ctx, ev); err != nil {
-		return h.fail(c, err)
-	}
 	msg := fmt.Sprintf("Your identity provider did not send everything %s needs. Ask your Admin to check the attribute mapping of the %s connection", t.org.Name, t.conn.Name)
 	if len(me.Fields) > 0 {
 		msg += " (missing: " + strings.Join(me.Fields, ", ") + ")"
 	}
-	return h.render(c, page{Status: http.StatusBadRequest, Title: "Sign-in is missing information", Reason: "attribute_missing", Message: msg + "."})
+	return h.render(c, page{Status: http.StatusBadRequest, Title: "Sign-in is missing information", Reason: RuleAttributeMissing, Message: msg + "."})
 }
 
 // meJSON is the body of GET /api/v1/me.

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -492,5 +493,237 @@ func TestHandler_SessionIdleTimeout(t *testing.T) {
 	s.clock.Set(3*DefaultSessionIdle - time.Minute)
 	if code, _ := s.me(t, b); code != http.StatusUnauthorized {
 		t.Fatalf("me after the idle timeout: %d, want 401", code)
+	}
+}
+
+// replica is a second onramp replica: its own Handler (verifier, caches,
+// provisioner) on its own HTTPS server, with the site's store, base URL and
+// request key, as a load balancer's second backend would be.
+type replica struct {
+	srv *httptest.Server
+}
+
+func (s *site) replica(t testing.TB) *replica {
+	t.Helper()
+	e := echo.New()
+	srv := httptest.NewUnstartedServer(e)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	h, err := NewHandler(HandlerConfig{
+		Store:      s.st,
+		BaseURL:    s.srv.URL,
+		RequestKey: []byte(trackerKey),
+		Logger:     slog.New(slog.DiscardHandler),
+		Now:        s.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Register(e)
+	return &replica{srv: srv}
+}
+
+// browser is a cookie-less client of the replica (an IdP-initiated post
+// needs no cookie) that does not follow redirects.
+func (r *replica) browser() *http.Client {
+	return &http.Client{
+		Transport:     r.srv.Client().Transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// post posts a response to the replica's ACS with the given cookies (a
+// copy of a browser's tracking cookie).
+func (r *replica) post(t testing.TB, samlResponse, relayState string, cookies []*http.Cookie) (answer, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, r.srv.URL+"/saml/acme/okta/acs",
+		strings.NewReader(url.Values{"SAMLResponse": {samlResponse}, "RelayState": {relayState}}.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	res, err := r.browser().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return finish(t, res)
+}
+
+// sessionCookie returns the session cookie an answer sets, or nil.
+func sessionCookie(a answer) *http.Cookie {
+	for _, c := range a.Cookies() {
+		if c.Name == SessionCookieName && c.Value != "" {
+			return c
+		}
+	}
+	return nil
+}
+
+// meWith asks /api/v1/me on the site with a session cookie.
+func (s *site) meWith(t testing.TB, c *http.Cookie) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.srv.URL+"/api/v1/me", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.AddCookie(c)
+	res, err := s.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := finish(t, res)
+	return a.StatusCode
+}
+
+func TestHandler_ReplayedOnAnotherReplica(t *testing.T) {
+	s := newSite(t, func() siteOpts { o := jitBySSO(); o.allowIdPInitiated = true; return o }())
+	b := s.replica(t)
+	for _, tc := range []struct {
+		name  string
+		login func(t *testing.T) (resp, relay string, cookies []*http.Cookie, first func() (answer, string))
+	}{
+		{"IdPInitiated", func(t *testing.T) (string, string, []*http.Cookie, func() (answer, string)) {
+			resp := s.idp.IdPInitiated(t, s.srv.URL+"/saml/acme/okta/metadata", "", samltest.Login{User: alice()})
+			return resp, "", nil, func() (answer, string) { return s.post(t, s.newBrowser(t), resp, "") }
+		}},
+		// The thief copied the browser's tracking cookie before the sign-in,
+		// so the request check passes and the replay cache is what refuses.
+		{"SPInitiatedWithCopiedCookie", func(t *testing.T) (string, string, []*http.Cookie, func() (answer, string)) {
+			browser := s.newBrowser(t)
+			resp, relay := s.startLogin(t, browser, "", samltest.Login{User: alice()})
+			u, err := url.Parse(s.srv.URL + "/saml/acme/okta/acs")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resp, relay, browser.Jar.Cookies(u), func() (answer, string) { return s.post(t, browser, resp, relay) }
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, relay, cookies, first := tc.login(t)
+			before := len(s.events(t, AuditSignedIn))
+			if res, body := first(); res.StatusCode != http.StatusSeeOther || sessionCookie(res) == nil {
+				t.Fatalf("sign-in on A: %s %s", res.Status, body)
+			}
+
+			res, body := b.post(t, resp, relay, cookies)
+
+			wantPage(t, res, body, http.StatusForbidden, ReasonReplayed)
+			if sessionCookie(res) != nil {
+				t.Fatal("the replay on B set a session cookie")
+			}
+			if n := len(s.events(t, AuditSignedIn)) - before; n != 1 {
+				t.Fatalf("%d sign-ins recorded, want 1", n)
+			}
+			if evs := s.events(t, AuditSAMLRejected); len(evs) == 0 || evs[0].Rule != ReasonReplayed {
+				t.Fatalf("saml.rejected events: %+v", evs)
+			}
+		})
+	}
+}
+
+func TestHandler_ConcurrentReplaysYieldOneSession(t *testing.T) {
+	s := newSite(t, func() siteOpts { o := jitBySSO(); o.allowIdPInitiated = true; return o }())
+	b := s.replica(t)
+	for _, who := range []string{"new person (JIT create)", "linked account"} {
+		// The first round creates Alice's account, the second signs her in.
+		resp := s.idp.IdPInitiated(t, s.srv.URL+"/saml/acme/okta/metadata", "", samltest.Login{User: alice()})
+		const n = 8
+		raw := make([]*http.Response, n)
+		errs := make([]error, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			// Half to each replica; the test goroutine reads the answers.
+			client, base := s.newBrowser(t), s.srv.URL
+			if i%2 == 1 {
+				client, base = b.browser(), b.srv.URL
+			}
+			wg.Go(func() {
+				<-start
+				raw[i], errs[i] = client.PostForm(base+"/saml/acme/okta/acs", url.Values{"SAMLResponse": {resp}})
+			})
+		}
+		close(start)
+		wg.Wait()
+		answers := make([]answer, n)
+		bodies := make([]string, n)
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("%s: post %d: %v", who, i, errs[i])
+			}
+			answers[i], bodies[i] = finish(t, raw[i])
+		}
+
+		var winners []int
+		for i, a := range answers {
+			switch {
+			case a.StatusCode == http.StatusSeeOther && sessionCookie(a) != nil:
+				winners = append(winners, i)
+			case a.StatusCode == http.StatusForbidden && pageReason(t, bodies[i]) == ReasonReplayed:
+			default:
+				t.Fatalf("%s: post %d: %s %s", who, i, a.Status, bodies[i])
+			}
+		}
+		if len(winners) != 1 {
+			t.Fatalf("%s: %d posts of one response signed in (%v), want exactly 1", who, len(winners), winners)
+		}
+		if code := s.meWith(t, sessionCookie(answers[winners[0]])); code != http.StatusOK {
+			t.Fatalf("%s: the winner's session: me %d", who, code)
+		}
+	}
+	if n := len(s.users(t)); n != 1 {
+		t.Fatalf("%d accounts, want 1", n)
+	}
+	if n := len(s.events(t, AuditSignedIn)); n != 2 {
+		t.Fatalf("%d sign-ins recorded for two responses, want 2", n)
+	}
+}
+
+func TestHandler_RefusedAssertionCannotBeRetried(t *testing.T) {
+	o := siteOpts{allowIdPInitiated: true, jitProvisioning: true, access: store.AccessControl{SSOConnections: []string{"okta"}}}
+	s := newSite(t, o) // jit.ssoConnections is off
+	resp := s.idp.IdPInitiated(t, s.srv.URL+"/saml/acme/okta/metadata", "", samltest.Login{User: alice()})
+	res, body := s.post(t, s.newBrowser(t), resp, "")
+	wantPage(t, res, body, http.StatusForbidden, RuleJITNotAllowed)
+
+	// The Admin turns JIT on; the refused response, kept by someone, is
+	// still used up.
+	if _, err := s.st.UpdateOrg(context.Background(), s.org.ID, func(org *store.Org) error {
+		org.Onboarding.JITSSOConnections = true
+		return nil
+	}, store.AuditEvent{Actor: "operator", Action: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	res, body = s.post(t, s.newBrowser(t), resp, "")
+
+	wantPage(t, res, body, http.StatusForbidden, ReasonReplayed)
+	if n := len(s.users(t)); n != 0 {
+		t.Fatalf("%d accounts made from a refused assertion", n)
+	}
+	// A fresh response from the IdP signs in.
+	fresh := s.idp.IdPInitiated(t, s.srv.URL+"/saml/acme/okta/metadata", "", samltest.Login{User: alice()})
+	if res, body := s.post(t, s.newBrowser(t), fresh, ""); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("fresh response: %s %s", res.Status, body)
+	}
+}
+
+func TestHandler_AssertionMissingAttributesIsUsedUp(t *testing.T) {
+	s := newSite(t, func() siteOpts { o := jitBySSO(); o.allowIdPInitiated = true; return o }())
+	u := samltest.User{NameID: "00u1alice", Attributes: map[string][]string{"firstName": {"Alice"}}}
+	resp := s.idp.IdPInitiated(t, s.srv.URL+"/saml/acme/okta/metadata", "", samltest.Login{User: u})
+	res, body := s.post(t, s.newBrowser(t), resp, "")
+	wantPage(t, res, body, http.StatusBadRequest, RuleAttributeMissing)
+	if evs := s.events(t, AuditRefused); len(evs) != 1 || evs[0].Rule != RuleAttributeMissing || evs[0].Detail["fields"] != "email" {
+		t.Fatalf("jit.refused events: %+v", evs)
+	}
+
+	res, body = s.post(t, s.newBrowser(t), resp, "")
+
+	wantPage(t, res, body, http.StatusForbidden, ReasonReplayed)
+	if evs := s.events(t, AuditRefused); len(evs) != 1 {
+		t.Fatalf("%d jit.refused events after the replay, want 1", len(evs))
 	}
 }

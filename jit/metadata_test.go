@@ -125,8 +125,8 @@ func TestParseIdPMetadata_Crewjam(t *testing.T) {
 }
 
 func TestSPMetadata(t *testing.T) {
-	st, id, _ := openTestStore(t)
-	v, err := NewVerifier(VerifierConfig{Replay: st})
+	_, id, _ := openTestStore(t)
+	v, err := NewVerifier(VerifierConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,9 +15,11 @@ import (
 
 // ProvisionStore is the part of the store the Provisioner uses.
 type ProvisionStore interface {
-	store.Users
-	store.Identities
-	store.Audit
+	// GetLinkedUser, MatchUsers: Decide's input; SignIn: the decision.
+	store.SignIns
+	// ListIdentities tells which connections a matching account signs in
+	// through (rule 2).
+	ListIdentities(ctx context.Context, org store.OrgID, user store.UserID) ([]store.Identity, error)
 	// ListTokens tells whether a connection has a live SCIM token, which
 	// decides who owns its accounts' profiles when the mapping does not say
 	// (attributes.DefaultOwnership).
@@ -35,19 +37,35 @@ const (
 	AuditUserUpdated = "user.updated"
 )
 
-// maxProvisionAttempts bounds the re-reads after a conflict: a SCIM push or
-// another replica's login for the same person won the race, and the second
-// attempt finds what it made.
+// RuleAttributeMissing is the rule of a refusal whose assertion lacks what
+// the connection's attribute mapping requires (a person without an account;
+// see MappingError). Like the policy's rules, it is never renamed.
+const RuleAttributeMissing = "attribute_missing"
+
+// maxProvisionAttempts bounds the re-reads after a race: a SCIM push or
+// another replica's login for the same person won (store.ErrConflict), or
+// the account changed between the read and the sign-in
+// (store.ErrVersionMismatch); the next attempt finds what they made.
 const maxProvisionAttempts = 3
 
-// errUnchanged aborts a profile update whose closure finds nothing to change
-// (a concurrent sign-in already made the same change): nothing is written.
-var errUnchanged = errors.New("jit: profile unchanged")
+// matchLimit bounds the accounts Decide sees for rule 2; two already make
+// the match ambiguous.
+const matchLimit = 10
 
 // Provisioner applies the JIT policy to a verified assertion: it gathers the
 // policy's input from the store, calls Decide, and carries the decision out
 // (sign in, link, create, or record the refusal). It is the only part of the
 // SAML path that writes accounts. Every decision is an audit event.
+//
+// A decision is carried out by one store.SignIn: the assertion ID (the
+// replay record), the account's writes, the session and the audit events
+// commit together, in one transaction, or not at all. A refusal burns the
+// assertion ID too, in the refusal's audit write, so that a refused
+// assertion cannot be tried again after the Admin changes the policy. The
+// store checks in that transaction that the account is still the one the
+// decision was made on (its Version, live and active, the identity still
+// linked to it); if not, or if a racing create took the userName, the
+// Provisioner reads again and decides again.
 //
 // On every sign-in of an existing account (rules 1 and 2) it also brings the
 // account's profile up to date with the assertion: attributes.Merge of the
@@ -57,9 +75,9 @@ var errUnchanged = errors.New("jit: profile unchanged")
 // only fills empty fields). The account is written, with a "user.updated"
 // event by "idp:<connection>", only if that changes something; an unchanged
 // sign-in reads the connection's tokens only if one of the two ownerships
-// would change something, and writes no user row beyond RecordSignIn's
-// LastSignInAt. Groups asserted by SAML are kept under GroupsField and give
-// the role through the mapping's role rules; they never touch SCIM groups.
+// would change something, and writes no user row beyond LastSignInAt.
+// Groups asserted by SAML are kept under GroupsField and give the role
+// through the mapping's role rules; they never touch SCIM groups.
 type Provisioner struct {
 	st       ProvisionStore
 	now      func() time.Time
@@ -103,36 +121,23 @@ func (e *MappingError) Error() string {
 func (e *MappingError) Unwrap() error { return e.Err }
 
 // Provision decides and acts on a verified sign-in by assertion a through
-// connection conn of organization org.
+// connection conn of organization org, recording a's ID as used (see
+// Provisioner). Errors: a *VerifyError with ReasonReplayed if a's ID was
+// used before (nothing is written then); a *MappingError if the assertion
+// of a person without an account lacks required attributes (the refusal is
+// recorded and a's ID burnt).
 func (p *Provisioner) Provision(ctx context.Context, org store.Org, conn store.Connection, a Assertion) (Outcome, error) {
 	return p.provision(ctx, org, conn, a, nil)
 }
 
-// alongsideFunc is a write of the caller's that depends only on the account
-// signing in (the ACS starts the session). The Provisioner runs it beside
-// RecordSignIn, so that the two writes can share a commit of the store
-// instead of waiting for one each; its error fails the sign-in like
-// RecordSignIn's. It runs at most once per Provision.
-type alongsideFunc func(ctx context.Context, u store.User) error
-
-func (p *Provisioner) provision(ctx context.Context, org store.Org, conn store.Connection, a Assertion, alongside alongsideFunc) (Outcome, error) {
-	if alongside != nil {
-		// Attempts run one after the other, and an attempt that got as far
-		// as the sign-in record does not conflict; this keeps the promise
-		// of alongsideFunc even if a store one day says otherwise.
-		ran, once := false, alongside
-		alongside = func(ctx context.Context, u store.User) error {
-			if ran {
-				return errors.New("jit: the sign-in's own write would run twice")
-			}
-			ran = true
-			return once(ctx, u)
-		}
-	}
+// provision is Provision that also starts session sess (whose UserID the
+// store fills in) for the account that signs in, in the same transaction;
+// sess may be nil.
+func (p *Provisioner) provision(ctx context.Context, org store.Org, conn store.Connection, a Assertion, sess *store.Session) (Outcome, error) {
 	var lastErr error
 	for range maxProvisionAttempts {
-		out, err := p.attempt(ctx, org, conn, a, alongside)
-		if !errors.Is(err, store.ErrConflict) {
+		out, err := p.attempt(ctx, org, conn, a, sess)
+		if !retryable(err) {
 			return out, err
 		}
 		lastErr = err
@@ -141,7 +146,15 @@ func (p *Provisioner) provision(ctx context.Context, org store.Org, conn store.C
 	return Outcome{}, fmt.Errorf("jit: provision: still conflicting after %d attempts: %w", maxProvisionAttempts, lastErr)
 }
 
-func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Connection, a Assertion, alongside alongsideFunc) (Outcome, error) {
+// retryable reports whether err means that what a decision was made on
+// changed before it was carried out: read again and decide again. A replay
+// is not one of them.
+func retryable(err error) bool {
+	return !errors.Is(err, store.ErrAssertionUsed) &&
+		(errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrVersionMismatch))
+}
+
+func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Connection, a Assertion, sess *store.Session) (Outcome, error) {
 	in := PolicyInput{
 		OrgName:    org.Name,
 		Onboarding: org.Onboarding,
@@ -158,14 +171,15 @@ func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Con
 		mapped bool
 	)
 	if strings.TrimSpace(a.NameID) != "" {
-		linked, err := p.linkedAccount(ctx, org.ID, conn.ID, a.NameID)
+		linked, err := p.linkedAccount(ctx, conn.ID, a.NameID)
 		if err != nil {
 			return Outcome{}, err
 		}
 		in.Linked = linked
 		if linked == nil {
-			if m, profile, err = p.mapProfile(conn, a); err != nil {
-				return Outcome{}, err
+			var me *MappingError
+			if m, profile, me = p.mapProfile(conn, a); me != nil {
+				return Outcome{}, p.refuseUnmapped(ctx, org, conn, a, me)
 			}
 			mapped = true
 			in.Email = profile.Email
@@ -179,48 +193,43 @@ func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Con
 
 	d := Decide(in)
 	ev := store.AuditEvent{
-		OrgID:        org.ID,
 		Actor:        "idp:" + conn.Slug,
 		ConnectionID: conn.ID,
 		Rule:         d.Rule,
 		Detail:       map[string]string{"assertion_id": a.ID},
 	}
+	signedIn := ev
+	signedIn.Action = AuditSignedIn
+	si := store.SignIn{OrgID: org.ID, Assertion: a.used(conn.ID), NameID: a.NameID, At: p.now(), Session: sess}
+	var err error
 	switch d.Action {
 	case ActionSignIn:
 		u := in.Linked.User
+		si.Account = store.SignInAccount{Linked: u.ID, Version: u.Version}
 		if mapped {
-			var err error
-			if u, err = p.refresh(ctx, org.ID, conn, m, u, profile); err != nil {
+			if si.Profile, err = p.profileUpdate(ctx, org.ID, conn, m, u, profile); err != nil {
 				return Outcome{}, err
 			}
 		}
-		u, err := p.signIn(ctx, conn.ID, a.NameID, u, ev, alongside)
-		return Outcome{Decision: d, User: u}, err
+		si.Events = []store.AuditEvent{signedIn}
 	case ActionLink:
-		target := in.Matches[0].User
-		ev.Action, ev.UserID = AuditLinked, target.ID
-		err := p.st.LinkIdentity(ctx, store.Identity{ConnectionID: conn.ID, NameID: a.NameID, OrgID: org.ID, UserID: target.ID}, ev)
-		if err != nil {
-			return Outcome{}, fmt.Errorf("jit: link identity to user %s: %w", target.ID, err)
-		}
-		u, err := p.refresh(ctx, org.ID, conn, m, target, profile)
-		if err != nil {
+		u := in.Matches[0].User
+		si.Account = store.SignInAccount{Link: u.ID, Version: u.Version}
+		if si.Profile, err = p.profileUpdate(ctx, org.ID, conn, m, u, profile); err != nil {
 			return Outcome{}, err
 		}
-		u, err = p.signIn(ctx, conn.ID, a.NameID, u, ev, alongside)
-		return Outcome{Decision: d, User: u}, err
+		linked := ev
+		linked.Action = AuditLinked
+		si.Events = []store.AuditEvent{linked, signedIn}
 	case ActionCreate:
-		ev.Action = AuditCreated
 		nu, err := newUser(org.ID, conn.ID, a, profile)
 		if err != nil {
 			return Outcome{}, err
 		}
-		u, err := p.st.CreateLinkedUser(ctx, nu, store.Identity{ConnectionID: conn.ID, NameID: a.NameID, OrgID: org.ID}, ev)
-		if err != nil {
-			return Outcome{}, fmt.Errorf("jit: create user: %w", err)
-		}
-		u, err = p.signIn(ctx, conn.ID, a.NameID, u, ev, alongside)
-		return Outcome{Decision: d, User: u}, err
+		si.Account = store.SignInAccount{Create: &nu}
+		created := ev
+		created.Action = AuditCreated
+		si.Events = []store.AuditEvent{created, signedIn}
 	default:
 		ev.Action = AuditRefused
 		ev.Detail["hint"] = d.Hint
@@ -229,54 +238,53 @@ func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Con
 		} else if len(in.Matches) == 1 {
 			ev.UserID = in.Matches[0].User.ID
 		}
-		if err := p.st.RecordEvent(ctx, ev); err != nil {
-			return Outcome{}, fmt.Errorf("jit: record refusal: %w", err)
-		}
-		return Outcome{Decision: d}, nil
+		si.NameID, si.Session, si.Events = "", nil, []store.AuditEvent{ev}
 	}
-}
-
-// signIn records the sign-in (LastSignInAt on the identity and the account,
-// and the audit event, in one transaction), runs alongside beside it if it
-// is set, and returns u as it now is.
-func (p *Provisioner) signIn(ctx context.Context, conn store.ConnectionID, nameID string, u store.User, ev store.AuditEvent, alongside alongsideFunc) (store.User, error) {
-	ev.Action = AuditSignedIn
-	ev.UserID = u.ID
-	at := p.now()
-	var errAlongside error
-	done := make(chan struct{})
-	if alongside != nil {
-		go func() {
-			defer close(done)
-			errAlongside = alongside(ctx, u)
-		}()
-	} else {
-		close(done)
-	}
-	err := p.st.RecordSignIn(ctx, conn, nameID, at, ev)
-	// If only one of the two writes succeeds the sign-in fails: a session
-	// whose record failed is never given to the browser (its row expires
-	// unused), and a recorded sign-in whose session failed is an error page.
-	<-done
+	res, err := p.signIn(ctx, si)
 	if err != nil {
-		return store.User{}, fmt.Errorf("jit: record sign-in: %w", err)
+		return Outcome{}, err
 	}
-	if errAlongside != nil {
-		// Not a conflict to retry on: the sign-in is recorded.
-		return store.User{}, fmt.Errorf("jit: sign-in of user %s: %v", u.ID, errAlongside) //nolint:errorlint // %v on purpose, see above
+	if res.ProfileConflict != nil {
+		// Refusing would lock the person out over a rename.
+		p.logger.WarnContext(ctx, "jit: profile update conflicts with another account, signed in without it",
+			"org", org.ID, "connection", conn.ID, "user", res.User.ID, "err", res.ProfileConflict)
 	}
-	// As the store keeps it (see store/doc.go), without reading it back.
-	t := at.UTC().Truncate(time.Microsecond)
-	u.LastSignInAt = &t
-	return u, nil
+	return Outcome{Decision: d, User: res.User}, nil
 }
 
-// refresh brings an existing account's profile up to date with the one
-// mapped from a sign-in (see Provisioner) and returns the account as it now
-// is. The role changes only if the mapping has role rules. A change whose new userName or externalId is taken by another account
-// (store.ErrConflict) is not made: the sign-in goes ahead and the conflict is
-// logged, since refusing would lock the person out over a rename.
-func (p *Provisioner) refresh(ctx context.Context, org store.OrgID, conn store.Connection, m connMapping, u store.User, login attributes.Profile) (store.User, error) {
+// signIn carries a decision out; a replay is a *VerifyError.
+func (p *Provisioner) signIn(ctx context.Context, si store.SignIn) (store.SignInResult, error) {
+	res, err := p.st.SignIn(ctx, si)
+	if errors.Is(err, store.ErrAssertionUsed) {
+		return store.SignInResult{}, reject(ReasonReplayed, err)
+	}
+	if err != nil {
+		return store.SignInResult{}, fmt.Errorf("jit: sign in: %w", err)
+	}
+	return res, nil
+}
+
+// refuseUnmapped records the refusal of a person without an account whose
+// assertion lacks what the mapping requires, burning the assertion ID, and
+// returns me (or the replay error).
+func (p *Provisioner) refuseUnmapped(ctx context.Context, org store.Org, conn store.Connection, a Assertion, me *MappingError) error {
+	ev := store.AuditEvent{Actor: "idp:" + conn.Slug, Action: AuditRefused, ConnectionID: conn.ID, Rule: RuleAttributeMissing,
+		Detail: map[string]string{"assertion_id": a.ID, "fields": strings.Join(me.Fields, ",")}}
+	if _, err := p.signIn(ctx, store.SignIn{OrgID: org.ID, Assertion: a.used(conn.ID), Events: []store.AuditEvent{ev}}); err != nil {
+		return err
+	}
+	return me
+}
+
+// profileUpdate is the profile write a sign-in of existing account u makes
+// to bring it up to date with the profile mapped from the assertion (see
+// Provisioner), or nil if that changes nothing. The role changes only if
+// the mapping has role rules. The store writes it only if u is unchanged
+// since it was read (store.SignInAccount.Version), so the merge is made
+// with the account's current values; a userName or externalId it would take
+// from another account is not written, and the sign-in goes ahead without
+// it (store.SignInResult.ProfileConflict).
+func (p *Provisioner) profileUpdate(ctx context.Context, org store.OrgID, conn store.Connection, m connMapping, u store.User, login attributes.Profile) (*store.ProfileUpdate, error) {
 	if !m.roleRules {
 		// The login's role is only the mapping's default: keep the account's
 		// (an Admin made by the admin API is not demoted by signing in).
@@ -287,52 +295,29 @@ func (p *Provisioner) refresh(ctx context.Context, org store.OrgID, conn store.C
 	if o == "" {
 		if len(changedFields(cur, attributes.Merge(cur, login, attributes.OwnershipAssertion))) == 0 &&
 			len(changedFields(cur, attributes.Merge(cur, login, attributes.OwnershipSCIM))) == 0 {
-			return u, nil // unchanged whoever owns the profile: no token lookup, no write
+			return nil, nil // unchanged whoever owns the profile: no token lookup, no write
 		}
 		has, err := p.hasSCIMToken(ctx, org, conn.ID)
 		if err != nil {
-			return store.User{}, err
+			return nil, err
 		}
 		o = attributes.DefaultOwnership(has)
 	}
-	fields := changedFields(cur, attributes.Merge(cur, login, o))
+	want := attributes.Merge(cur, login, o)
+	fields := changedFields(cur, want)
 	if len(fields) == 0 {
-		return u, nil
+		return nil, nil
 	}
-	ev := store.AuditEvent{
-		OrgID:        org,
+	next, err := withProfile(u, want)
+	if err != nil {
+		return nil, err
+	}
+	return &store.ProfileUpdate{User: next, Event: store.AuditEvent{
 		Actor:        "idp:" + conn.Slug,
 		Action:       AuditUserUpdated,
-		UserID:       u.ID,
 		ConnectionID: conn.ID,
 		Detail:       map[string]string{"fields": strings.Join(fields, ","), "ownership": string(o)},
-	}
-	updated, err := p.st.UpdateUser(ctx, org, u.ID, func(x *store.User) error {
-		// Merge again with the account as it is inside the transaction, so
-		// that a concurrent SCIM write is not overwritten with stale values.
-		have := profileOf(*x)
-		want := attributes.Merge(have, login, o)
-		if len(changedFields(have, want)) == 0 {
-			return errUnchanged
-		}
-		next, err := withProfile(*x, want)
-		if err != nil {
-			return err
-		}
-		*x = next
-		return nil
-	}, ev)
-	switch {
-	case errors.Is(err, errUnchanged):
-		return u, nil
-	case errors.Is(err, store.ErrConflict):
-		p.logger.WarnContext(ctx, "jit: profile update conflicts with another account, signing in without it",
-			"org", org, "connection", conn.ID, "user", u.ID, "fields", strings.Join(fields, ","), "err", err)
-		return u, nil
-	case err != nil:
-		return store.User{}, fmt.Errorf("jit: update profile of user %s: %w", u.ID, err)
-	}
-	return updated, nil
+	}}, nil
 }
 
 // hasSCIMToken reports whether the connection has a SCIM token that is not
@@ -347,19 +332,16 @@ func (p *Provisioner) hasSCIMToken(ctx context.Context, org store.OrgID, conn st
 	}), nil
 }
 
-// linkedAccount returns the account linked to (conn, nameID), or nil.
-func (p *Provisioner) linkedAccount(ctx context.Context, org store.OrgID, conn store.ConnectionID, nameID string) (*AccountState, error) {
-	id, err := p.st.GetIdentity(ctx, conn, nameID)
+// linkedAccount returns the account linked to (conn, nameID), or nil, in
+// one read of the store.
+func (p *Provisioner) linkedAccount(ctx context.Context, conn store.ConnectionID, nameID string) (*AccountState, error) {
+	// Rule 1 looks only at the account, not at its other identities.
+	_, u, err := p.st.GetLinkedUser(ctx, conn, nameID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("jit: read identity: %w", err)
-	}
-	// Rule 1 looks only at the account, not at its other identities.
-	u, err := p.st.GetUser(ctx, org, id.UserID)
-	if err != nil {
-		return nil, fmt.Errorf("jit: read user %s: %w", id.UserID, err)
+		return nil, fmt.Errorf("jit: read linked account: %w", err)
 	}
 	return &AccountState{User: u}, nil
 }
@@ -378,44 +360,28 @@ func (p *Provisioner) account(ctx context.Context, org store.OrgID, u store.User
 }
 
 // matches returns the live accounts (active or not, no tombstones) whose
-// userName or email equals the profile's, the userName's first.
-//
-// It asks the store twice, once per field, rather than once with an Or
-// filter: each of userName eq and emails.value eq is an index lookup, while
-// their disjunction is not one for the SQL store (it scans the
-// organization's users, a millisecond per 4,000 of them on every first
-// sign-in).
+// userName or email equals the profile's, the userName's first, with the
+// connections they are linked through. The store finds them in one query
+// of two index lookups (an Or filter would scan the organization's users).
 func (p *Provisioner) matches(ctx context.Context, org store.OrgID, prof attributes.Profile) ([]AccountState, error) {
-	var filters []store.Filter
-	if prof.UserName != "" {
-		filters = append(filters, store.Compare{Field: store.FieldUserName, Op: store.OpEq, Value: prof.UserName})
-	}
-	if prof.Email != "" {
-		filters = append(filters, store.Compare{Field: store.FieldEmailValue, Op: store.OpEq, Value: prof.Email})
+	users, err := p.st.MatchUsers(ctx, org, prof.UserName, prof.Email, matchLimit)
+	if err != nil {
+		return nil, fmt.Errorf("jit: find matching users: %w", err)
 	}
 	var out []AccountState
-	for _, f := range filters {
-		page, err := p.st.ListUsers(ctx, org, store.UserQuery{Filter: f, Count: 10})
+	for _, u := range users {
+		st, err := p.account(ctx, org, u)
 		if err != nil {
-			return nil, fmt.Errorf("jit: find matching users: %w", err)
+			return nil, err
 		}
-		for _, u := range page.Items {
-			if slices.ContainsFunc(out, func(a AccountState) bool { return a.User.ID == u.ID }) {
-				continue
-			}
-			st, err := p.account(ctx, org, u)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, st)
-		}
+		out = append(out, st)
 	}
 	return out, nil
 }
 
 // mapProfile applies the connection's attribute mapping to the assertion of
 // a sign-in without a linked account, which must carry every required field.
-func (p *Provisioner) mapProfile(conn store.Connection, a Assertion) (connMapping, attributes.Profile, error) {
+func (p *Provisioner) mapProfile(conn store.Connection, a Assertion) (connMapping, attributes.Profile, *MappingError) {
 	m, err := p.mappings.get(conn)
 	if err != nil {
 		return connMapping{}, attributes.Profile{}, &MappingError{Err: err}

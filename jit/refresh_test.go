@@ -13,11 +13,11 @@ import (
 	"github.com/onramp-dev/onramp/store/sqlstore"
 )
 
-// countingStore is the real SQLite store, counting the calls that profile
-// updates must not make when nothing changed.
+// countingStore is the real SQLite store, counting what profile updates
+// must not do when nothing changed: read the tokens, write the account.
 type countingStore struct {
 	*sqlstore.Store
-	listTokens, updateUser atomic.Int64
+	listTokens, profileWrites atomic.Int64
 }
 
 func (c *countingStore) ListTokens(ctx context.Context, org store.OrgID) ([]store.Token, error) {
@@ -25,9 +25,11 @@ func (c *countingStore) ListTokens(ctx context.Context, org store.OrgID) ([]stor
 	return c.Store.ListTokens(ctx, org)
 }
 
-func (c *countingStore) UpdateUser(ctx context.Context, org store.OrgID, id store.UserID, fn func(*store.User) error, ev store.AuditEvent) (store.User, error) {
-	c.updateUser.Add(1)
-	return c.Store.UpdateUser(ctx, org, id, fn, ev)
+func (c *countingStore) SignIn(ctx context.Context, in store.SignIn) (store.SignInResult, error) {
+	if in.Profile != nil {
+		c.profileWrites.Add(1)
+	}
+	return c.Store.SignIn(ctx, in)
 }
 
 // refreshSetup is provisionSetup with a counting store and the okta
@@ -145,7 +147,7 @@ func TestRefresh_UnchangedSignInWritesNoAccount(t *testing.T) {
 	u := r.provision(t, aliceSays("a1", nil))
 	before := r.user(t, u.ID)
 	r.st.listTokens.Store(0)
-	r.st.updateUser.Store(0)
+	r.st.profileWrites.Store(0)
 
 	r.provision(t, aliceSays("a2", nil))
 
@@ -153,8 +155,8 @@ func TestRefresh_UnchangedSignInWritesNoAccount(t *testing.T) {
 	if after.Version != before.Version || !after.UpdatedAt.Equal(before.UpdatedAt) {
 		t.Fatalf("version %d→%d, updated %s→%s: an unchanged sign-in changed the account", before.Version, after.Version, before.UpdatedAt, after.UpdatedAt)
 	}
-	if n, m := r.st.updateUser.Load(), r.st.listTokens.Load(); n != 0 || m != 0 {
-		t.Fatalf("an unchanged sign-in made %d UpdateUser and %d ListTokens calls, want none", n, m)
+	if n, m := r.st.profileWrites.Load(), r.st.listTokens.Load(); n != 0 || m != 0 {
+		t.Fatalf("an unchanged sign-in made %d profile writes and %d ListTokens calls, want none", n, m)
 	}
 	if evs := r.updates(t); len(evs) != 0 {
 		t.Fatalf("user.updated events: %+v", evs)

@@ -78,9 +78,24 @@ func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, org store.O
 
 // create stores a new session for user and returns its cookie.
 func (s *Sessions) create(ctx context.Context, org store.OrgID, user store.UserID) (*http.Cookie, error) {
+	sess, cookie, err := s.prepare(org, user)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.st.CreateSession(ctx, sess); err != nil {
+		return nil, fmt.Errorf("jit: create session: %w", err)
+	}
+	return cookie, nil
+}
+
+// prepare makes a new session for user (which may be "" when the account is
+// yet to be created: the store fills it in) and its cookie, without storing
+// it. The cookie may be given to the browser only once the session is
+// stored; the ACS stores it in the sign-in's transaction (store.SignIn).
+func (s *Sessions) prepare(org store.OrgID, user store.UserID) (store.Session, *http.Cookie, error) {
 	var secret [32]byte
 	if _, err := rand.Read(secret[:]); err != nil {
-		return nil, fmt.Errorf("jit: session secret: %w", err)
+		return store.Session{}, nil, fmt.Errorf("jit: session secret: %w", err)
 	}
 	now := s.now()
 	sess := store.Session{
@@ -91,10 +106,7 @@ func (s *Sessions) create(ctx context.Context, org store.OrgID, user store.UserI
 		ExpiresAt:  now.Add(s.ttl),
 		LastSeenAt: now,
 	}
-	if err := s.st.CreateSession(ctx, sess); err != nil {
-		return nil, fmt.Errorf("jit: create session: %w", err)
-	}
-	return s.cookie(base64.RawURLEncoding.EncodeToString(secret[:]), int(s.ttl/time.Second)), nil
+	return sess, s.cookie(base64.RawURLEncoding.EncodeToString(secret[:]), int(s.ttl/time.Second)), nil
 }
 
 // Current returns the request's live session, touching it, or ErrNoSession.

@@ -2,7 +2,6 @@ package jit
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/base64"
@@ -41,17 +40,8 @@ const (
 // pre-check can report it as too_large before gosaml2 sees the document.
 const maxXMLTokens = 50000
 
-// ReplayCache records used assertion IDs in the shared store, so that a
-// replay is caught on any replica. store.Assertions implements it.
-type ReplayCache interface {
-	// UseAssertion records id as used until notOnOrAfter; it returns an error
-	// wrapping store.ErrConflict if id was already used.
-	UseAssertion(ctx context.Context, conn store.ConnectionID, id string, notOnOrAfter time.Time) error
-}
-
 // VerifierConfig configures a Verifier. Zero values take the defaults.
 type VerifierConfig struct {
-	Replay ReplayCache // required
 	Logger *slog.Logger
 	Now    func() time.Time
 	// ClockSkew is the tolerance for the IdP's clock on every time check
@@ -70,7 +60,6 @@ type VerifierConfig struct {
 // gosaml2 service provider per connection, rebuilt when the connection's
 // configuration changes. It is safe for concurrent use.
 type Verifier struct {
-	replay  ReplayCache
 	logger  *slog.Logger
 	now     func() time.Time
 	skew    time.Duration
@@ -94,14 +83,10 @@ type connSP struct {
 
 // NewVerifier returns a Verifier.
 func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
-	if cfg.Replay == nil {
-		return nil, errors.New("jit: verifier: no replay cache")
-	}
 	if cfg.ClockSkew < 0 || cfg.MaxIssueInstantAge < 0 || cfg.MaxResponseSize < 0 {
 		return nil, errors.New("jit: verifier: negative skew, age or size")
 	}
 	v := &Verifier{
-		replay:  cfg.Replay,
 		logger:  cfg.Logger,
 		now:     cfg.Now,
 		skew:    cfg.ClockSkew,
@@ -129,7 +114,10 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 
 // Assertion is a verified SAML assertion: what the IdP vouches for.
 type Assertion struct {
-	ID           string // the assertion's ID, recorded in the replay cache
+	// ID is the assertion's ID. Whoever acts on the assertion records it in
+	// the replay cache, until ReplayUntil, in the same transaction as what
+	// the assertion grants (see Verify).
+	ID           string
 	Issuer       string // the IdP entity ID
 	NameID       string // never empty
 	NameIDFormat string
@@ -143,6 +131,19 @@ type Assertion struct {
 	// InResponseTo is the AuthnRequest ID the assertion answers, from the
 	// signed assertion; empty for an IdP-initiated sign-in.
 	InResponseTo string
+	// ReplayUntil is how long the ID must stay in the replay cache:
+	// NotOnOrAfter plus the clock skew, as long as any replica could still
+	// accept the assertion.
+	ReplayUntil time.Time
+}
+
+// used is a's entry in the replay cache of connection conn.
+func (a Assertion) used(conn store.ConnectionID) store.UsedAssertion {
+	until := a.ReplayUntil
+	if a.NotOnOrAfter.After(until) {
+		until = a.NotOnOrAfter
+	}
+	return store.UsedAssertion{ConnectionID: conn, ID: a.ID, NotOnOrAfter: until}
 }
 
 // Verify decodes and verifies samlResponse (the base64 SAMLResponse form
@@ -174,19 +175,27 @@ type Assertion struct {
 //     pending; an unsigned envelope that names a different request is
 //     refused; an assertion that answers no request is accepted only if the
 //     connection allows IdP-initiated sign-in.
-//  5. the assertion ID is recorded in the replay cache (replayed).
 //
-// Every failure is a *VerifyError. Errors of the replay cache other than a
-// conflict are returned wrapped, not as a *VerifyError: they are outages, not
-// verdicts.
-func (v *Verifier) Verify(ctx context.Context, conn ConnectionConfig, samlResponse string, pending []string) (Assertion, error) {
-	return v.verify(ctx, conn, samlResponse, pending, true)
+// Every failure is a *VerifyError.
+//
+// Verify does not record the assertion ID: it touches no store, and a
+// response it accepts is accepted again. The replay check is the caller's,
+// and belongs in the transaction that acts on the assertion: the ACS's
+// Provisioner records the ID (Assertion.ReplayUntil) in the same store
+// transaction as the sign-in and its session (store.SignIn), and a refusal
+// burns it in the refusal's audit write. Recorded apart, before the sign-in,
+// it would cost a commit of its own; recorded together, a used ID and the
+// session it yielded become durable at once or not at all, so a replay
+// (store.ErrAssertionUsed, reported as ReasonReplayed) never yields a
+// second session, on any replica.
+func (v *Verifier) Verify(conn ConnectionConfig, samlResponse string, pending []string) (Assertion, error) {
+	return v.verify(conn, samlResponse, pending, true)
 }
 
 // verify is Verify. countAssertions=false switches off the assertion count
 // of step 1, only so that tests can show that signature wrapping also fails
 // in the later steps (defence in depth).
-func (v *Verifier) verify(ctx context.Context, conn ConnectionConfig, samlResponse string, pending []string, countAssertions bool) (Assertion, error) {
+func (v *Verifier) verify(conn ConnectionConfig, samlResponse string, pending []string, countAssertions bool) (Assertion, error) {
 	if len(samlResponse) > v.maxSize {
 		return Assertion{}, reject(ReasonTooLarge, fmt.Errorf("response is %d bytes, limit %d", len(samlResponse), v.maxSize))
 	}
@@ -225,12 +234,7 @@ func (v *Verifier) verify(ctx context.Context, conn ConnectionConfig, samlRespon
 		return Assertion{}, err
 	}
 	// Keep the ID for as long as any replica could still accept the assertion.
-	if err := v.replay.UseAssertion(ctx, conn.ID, a.ID, a.NotOnOrAfter.Add(v.skew)); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return Assertion{}, reject(ReasonReplayed, err)
-		}
-		return Assertion{}, fmt.Errorf("jit: record assertion %s: %w", a.ID, err)
-	}
+	a.ReplayUntil = a.NotOnOrAfter.Add(v.skew)
 	return a, nil
 }
 
