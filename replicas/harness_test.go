@@ -827,7 +827,13 @@ func (d *deployment) migrateTwice(tb testing.TB) {
 // given --saml-key, puts it behind the balancer and waits until it is ready.
 func (d *deployment) start(tb testing.TB, name, key string) *replica {
 	tb.Helper()
-	r := startReplica(tb, name, d.dir, "--db", d.db, "--base-url", d.lb.URL(), "--saml-key", key)
+	return d.startWith(tb, name, d.lb.URL(), key)
+}
+
+// startWith is start with a --base-url of the caller's choice.
+func (d *deployment) startWith(tb testing.TB, name, baseURL, key string) *replica {
+	tb.Helper()
+	r := startReplica(tb, name, d.dir, "--db", d.db, "--base-url", baseURL, "--saml-key", key)
 	if err := d.lb.add(name, r.url); err != nil {
 		tb.Fatal(err)
 	}

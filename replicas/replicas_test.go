@@ -23,6 +23,7 @@ func TestReplicas(t *testing.T) {
 	t.Run("SignInStartedOnACompletesOnB", func(t *testing.T) { testSignInCrossesReplicas(t, d) })
 	t.Run("AssertionUsedOnAIsReplayOnB", func(t *testing.T) { testReplayAcrossReplicas(t, d) })
 	t.Run("ReplicaWithAnotherSAMLKeyFailsClosed", func(t *testing.T) { testOtherSAMLKey(t, d) })
+	t.Run("ReplicaWithAnotherBaseURLFailsClosed", func(t *testing.T) { testOtherBaseURL(t, d) })
 	t.Run("SCIMKeepsUserNameUniqueAcrossReplicas", func(t *testing.T) { testSCIMUniqueUserName(t, d) })
 	t.Run("SCIMVersionsAgreeAcrossReplicas", func(t *testing.T) { testSCIMVersions(t, d) })
 	t.Run("JITOnAAndSCIMOnBMakeOneAccount", func(t *testing.T) { testJITAndSCIMRace(t, d) })
@@ -98,6 +99,27 @@ func testOtherSAMLKey(t *testing.T, d *deployment) {
 	}
 	d.replicas["c"].stop(t)
 	if err := d.lb.remove("c"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testOtherBaseURL: a replica started with another --base-url (the same
+// database and key) computes other SAML URLs, so it refuses a response the IdP
+// addressed to the deployment's ACS; the same response then completes on B.
+func testOtherBaseURL(t *testing.T, d *deployment) {
+	d.startWith(t, "d", "https://elsewhere.example.com", d.key)
+	b := d.browser(t)
+	resp, relay := d.startLogin(t, b, "a", "", person("00u-otherbase", "otherbase@acme-corp.com"))
+
+	res := b.do(t, "d", http.MethodPost, acsPath, acsForm(resp, relay))
+	if res.status != http.StatusForbidden || res.reason() != "destination_mismatch" {
+		t.Fatalf("ACS on d (another --base-url): %s, want 403 destination_mismatch", res)
+	}
+	if res := b.do(t, "b", http.MethodPost, acsPath, acsForm(resp, relay)); res.status != http.StatusSeeOther {
+		t.Fatalf("ACS on b after d refused: %s, want 303", res)
+	}
+	d.replicas["d"].stop(t)
+	if err := d.lb.remove("d"); err != nil {
 		t.Fatal(err)
 	}
 }
