@@ -376,6 +376,7 @@ type Store interface {
 	LoginLinks
 	Invitations
 	RateLimits
+	Secrets
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
 	Close() error

@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
 	"net/mail"
@@ -38,7 +37,7 @@ func (c *serveCmd) validateMail() []string {
 // registerEmailLogin mounts the email sign-in (BASE/login), invitation
 // acceptance, and the invitation and domain-route admin API on h, and keeps
 // the service for the sweeper. Without --smtp-url, emails go to the log.
-func (c *serveCmd) registerEmailLogin(e *env, h *echo.Echo, st store.Store) error {
+func (c *serveCmd) registerEmailLogin(e *env, h *echo.Echo, st store.Store, serverKey []byte) error {
 	var mailer onrampmail.Sender
 	if c.SMTPURL != "" {
 		s, err := onrampmail.NewSMTP(onrampmail.SMTPConfig{URL: c.SMTPURL, From: c.MailFrom})
@@ -51,10 +50,7 @@ func (c *serveCmd) registerEmailLogin(e *env, h *echo.Echo, st store.Store) erro
 		mailer = onrampmail.NewLog(e.logger)
 		e.logger.Warn("no --smtp-url (ONRAMP_SMTP_URL): sign-in links, codes and invitations are written to this log instead of emailed")
 	}
-	key, err := emailCodeKey(c.SAMLKey)
-	if err != nil {
-		return err
-	}
+	key := emailCodeKey(serverKey)
 	as, ok := st.(store.AdminStore)
 	if !ok {
 		return fmt.Errorf("email sign-in: store %T lacks the admin queries", st)
@@ -75,20 +71,11 @@ func (c *serveCmd) registerEmailLogin(e *env, h *echo.Echo, st store.Store) erro
 	return nil
 }
 
-// emailCodeKey derives the key of the sign-in codes' hashes from --saml-key,
-// the secret every replica shares, or makes a random one without it (codes
-// then work on the replica that sent them; links work everywhere).
-func emailCodeKey(samlKey string) ([]byte, error) {
-	if samlKey == "" {
-		k := make([]byte, emaillogin.MinCodeKeyLen)
-		_, _ = rand.Read(k) // never fails on supported platforms (Go 1.24+)
-		return k, nil
-	}
-	k, err := decodeSAMLKey(samlKey)
-	if err != nil {
-		return nil, fmt.Errorf("--saml-key: %w", err)
-	}
-	m := hmac.New(sha256.New, k)
+// emailCodeKey derives the key of the sign-in codes' hashes from the server key
+// (serveCmd.serverKey), which every replica shares, so a code works on any of
+// them.
+func emailCodeKey(serverKey []byte) []byte {
+	m := hmac.New(sha256.New, serverKey)
 	m.Write([]byte("onramp email sign-in code key v1"))
-	return m.Sum(nil), nil
+	return m.Sum(nil)
 }

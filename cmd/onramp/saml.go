@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -50,20 +49,9 @@ func validateOrigins(origins []string) []string {
 }
 
 // newSAMLHandler builds the SAML endpoints (metadata, login, ACS) and /api/v1/me.
-// Without a configured key, a random one is made: SAML sign-ins then work on this
-// process only, and one started before a restart must be started again.
-func newSAMLHandler(st store.Store, baseURL, key string, origins []string, logger *slog.Logger) (*jit.Handler, error) {
-	var k []byte
-	if key == "" {
-		k = make([]byte, minSAMLKeyLen)
-		_, _ = rand.Read(k) // never fails on supported platforms (Go 1.24+)
-		logger.Warn("no --saml-key (ONRAMP_SAML_KEY): using a random key; set one shared by every replica")
-	} else {
-		var err error
-		if k, err = decodeSAMLKey(key); err != nil {
-			return nil, fmt.Errorf("--saml-key: %w", err)
-		}
-	}
+// key signs the request-tracking cookies (see serveCmd.serverKey).
+func newSAMLHandler(st store.Store, baseURL string, key []byte, origins []string, logger *slog.Logger) (*jit.Handler, error) {
+	k := key
 	for i, o := range origins {
 		origins[i] = strings.TrimRight(o, "/")
 	}

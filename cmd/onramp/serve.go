@@ -36,7 +36,7 @@ type serveCmd struct {
 	dbFlag
 	Addr            string        `name:"addr" env:"ONRAMP_ADDR" default:"localhost:8080" placeholder:"HOST:PORT" help:"Address to listen on (default: ${default})."`
 	BaseURL         string        `name:"base-url" env:"ONRAMP_BASE_URL" default:"http://localhost:8080" placeholder:"URL" help:"Public URL of this server, as identity providers reach it; the SCIM base is BASE/scim/v2 (default: ${default})."`
-	SAMLKey         string        `name:"saml-key" env:"ONRAMP_SAML_KEY" placeholder:"HEX_OR_BASE64" help:"Secret (at least 32 bytes, hex or base64) that signs SAML request-tracking cookies; the same on every replica. Random per start if unset."`
+	SAMLKey         string        `name:"saml-key" env:"ONRAMP_SAML_KEY" placeholder:"HEX_OR_BASE64" help:"Secret (at least 32 bytes, hex or base64) that signs SAML request-tracking cookies; the same on every replica. Unset: a random key made once and kept in the store, shared by every replica of the database."`
 	ReturnToOrigins []string      `name:"return-to-origin" env:"ONRAMP_RETURN_TO_ORIGINS" placeholder:"ORIGIN" help:"Origin (e.g. https://app.example.com) that SAML sign-in may send the browser back to with return_to; repeatable, or comma-separated in the environment."`
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"ONRAMP_SHUTDOWN_TIMEOUT" default:"25s" placeholder:"DURATION" help:"How long SIGTERM waits for in-flight requests before giving up (default: ${default})."`
 	SMTPURL         string        `name:"smtp-url" env:"ONRAMP_SMTP_URL" placeholder:"URL" help:"SMTP server for sign-in links and invitations: smtp://user:pass@host:port (STARTTLS when offered; ?starttls=required to insist) or smtps://… (TLS). Without it, they are written to the log."`
@@ -191,7 +191,11 @@ func (c *serveCmd) handler(e *env, st store.Store) (*echo.Echo, *demo.Demo, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	samlHandler, err := newSAMLHandler(st, c.baseURL(), c.SAMLKey, c.ReturnToOrigins, e.logger)
+	key, err := c.serverKey(e, st)
+	if err != nil {
+		return nil, nil, err
+	}
+	samlHandler, err := newSAMLHandler(st, c.baseURL(), key, c.ReturnToOrigins, e.logger)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -200,7 +204,7 @@ func (c *serveCmd) handler(e *env, st store.Store) (*echo.Echo, *demo.Demo, erro
 		return nil, nil, err
 	}
 	samlHandler.Register(h)
-	if err := c.registerEmailLogin(e, h, st); err != nil {
+	if err := c.registerEmailLogin(e, h, st, key); err != nil {
 		return nil, nil, err
 	}
 	if err := registerAdminAPI(h, st, c.baseURL(), e.logger); err != nil {
@@ -218,6 +222,28 @@ func (c *serveCmd) handler(e *env, st store.Store) (*echo.Echo, *demo.Demo, erro
 	}
 	d.Register(h)
 	return h, d, nil
+}
+
+// serverKeyName names the stored secret used when --saml-key is not set.
+const serverKeyName = "server-key"
+
+// serverKey is the secret that signs SAML request-tracking cookies and keys
+// emailed codes' hashes: --saml-key when set, else a secret kept in the store,
+// made by the first process that asks, so that every replica of one database
+// shares it without configuration and sign-ins survive restarts.
+func (c *serveCmd) serverKey(e *env, st store.Store) ([]byte, error) {
+	if c.SAMLKey != "" {
+		k, err := decodeSAMLKey(c.SAMLKey)
+		if err != nil {
+			return nil, fmt.Errorf("--saml-key: %w", err)
+		}
+		return k, nil
+	}
+	k, err := st.Secret(e.ctx, serverKeyName, minSAMLKeyLen)
+	if err != nil {
+		return nil, fmt.Errorf("server key: %w", err)
+	}
+	return k, nil
 }
 
 // redactDSN hides a password in a postgres:// DSN, for logs.

@@ -44,6 +44,7 @@ func Run(t *testing.T, open Open, caps Capabilities) {
 		{"Race", raceTests()},
 		{"EmailLogin", emailLoginTests()},
 		{"Admin", adminTests()},
+		{"Secrets", secretTests()},
 	}
 	for _, suite := range suites {
 		t.Run(suite.name, func(t *testing.T) {
