@@ -61,6 +61,15 @@ var (
 	buildErr  error
 )
 
+// TestMain removes the onramp binary the browser tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		_ = os.RemoveAll(filepath.Dir(builtBin))
+	}
+	os.Exit(code)
+}
+
 // onrampBinary builds cmd/onramp once per test binary run.
 func onrampBinary(t *testing.T) string {
 	t.Helper()

@@ -25,9 +25,13 @@ const Prefix = "/admin"
 // maxForm bounds a form post; maxUpload one that carries IdP metadata or a
 // pasted SAML response (1 MiB each, URL- or multipart-encoded).
 const (
-	maxForm   = 64 << 10
+	maxForm   = 256 << 10
 	maxUpload = 4 << 20
 )
+
+// errBadForm wraps a form body that cannot be read (400, unless it is too
+// large: 413).
+var errBadForm = errors.New("console: unreadable form")
 
 // headerRequestID is the response header the server's request-ID middleware
 // sets (package server); error pages quote it.
@@ -127,7 +131,11 @@ func (cn *Console) Register(e *echo.Echo) {
 	e.GET(Prefix+"/sign-in", cn.signIn)
 	e.GET(Prefix+"/assets/:file", cn.asset)
 	for _, r := range cn.routes() {
-		e.Add(r.method, Prefix+"/:org"+r.path, cn.org(r.fn))
+		limit := int64(maxForm)
+		if r.upload {
+			limit = maxUpload
+		}
+		e.Add(r.method, Prefix+"/:org"+r.path, cn.org(limit, r.fn))
 	}
 }
 
@@ -135,31 +143,34 @@ func (cn *Console) Register(e *echo.Echo) {
 type route struct {
 	method, path string
 	fn           func(c echo.Context, p *req) error
+	// upload: the form may carry IdP metadata or a pasted SAML response
+	// (maxUpload rather than maxForm).
+	upload bool
 }
 
 func (cn *Console) routes() []route {
 	return []route{
-		{http.MethodGet, "", cn.orgHome},
-		{http.MethodGet, "/organization", cn.organization},
-		{http.MethodPost, "/organization/onboarding", cn.postOnboarding},
-		{http.MethodGet, "/sso", cn.ssoList},
-		{http.MethodGet, "/sso/new", cn.newConnection},
-		{http.MethodPost, "/sso", cn.createConnection},
-		{http.MethodGet, "/sso/:conn", cn.connection},
-		{http.MethodPost, "/sso/:conn/details", cn.postDetails},
-		{http.MethodPost, "/sso/:conn/authentication", cn.postAuthentication},
-		{http.MethodGet, "/sso/:conn/delete", cn.confirmDelete},
-		{http.MethodPost, "/sso/:conn/delete", cn.deleteConnection},
-		{http.MethodGet, "/sso/:conn/mapping", cn.mapping},
-		{http.MethodPost, "/sso/:conn/mapping", cn.postMapping},
-		{http.MethodPost, "/sso/:conn/mapping/preset", cn.postPreset},
-		{http.MethodPost, "/sso/:conn/mapping/json", cn.postMappingJSON},
-		{http.MethodGet, "/sso/:conn/scim", cn.scim},
-		{http.MethodPost, "/sso/:conn/scim/tokens", cn.createToken},
-		{http.MethodPost, "/sso/:conn/scim/tokens/:token/revoke", cn.revokeToken},
-		{http.MethodGet, "/users", cn.users},
-		{http.MethodGet, "/users/:user", cn.user},
-		{http.MethodGet, "/audit", cn.audit},
+		{http.MethodGet, "", cn.orgHome, false},
+		{http.MethodGet, "/organization", cn.organization, false},
+		{http.MethodPost, "/organization/onboarding", cn.postOnboarding, false},
+		{http.MethodGet, "/sso", cn.ssoList, false},
+		{http.MethodGet, "/sso/new", cn.newConnection, false},
+		{http.MethodPost, "/sso", cn.createConnection, true},
+		{http.MethodGet, "/sso/:conn", cn.connection, false},
+		{http.MethodPost, "/sso/:conn/details", cn.postDetails, true},
+		{http.MethodPost, "/sso/:conn/authentication", cn.postAuthentication, false},
+		{http.MethodGet, "/sso/:conn/delete", cn.confirmDelete, false},
+		{http.MethodPost, "/sso/:conn/delete", cn.deleteConnection, false},
+		{http.MethodGet, "/sso/:conn/mapping", cn.mapping, false},
+		{http.MethodPost, "/sso/:conn/mapping", cn.postMapping, true},
+		{http.MethodPost, "/sso/:conn/mapping/preset", cn.postPreset, false},
+		{http.MethodPost, "/sso/:conn/mapping/json", cn.postMappingJSON, true},
+		{http.MethodGet, "/sso/:conn/scim", cn.scim, false},
+		{http.MethodPost, "/sso/:conn/scim/tokens", cn.createToken, false},
+		{http.MethodPost, "/sso/:conn/scim/tokens/:token/revoke", cn.revokeToken, false},
+		{http.MethodGet, "/users", cn.users, false},
+		{http.MethodGet, "/users/:user", cn.user, false},
+		{http.MethodGet, "/audit", cn.audit, false},
 	}
 }
 
@@ -217,21 +228,17 @@ func signInPath(org, returnTo string) string {
 	return Prefix + "/sign-in?" + q.Encode()
 }
 
-// org wraps an organization page: security headers, authentication (a session
-// only), authorization for the path's organization, the CSRF check of a POST,
-// and the rendering of any error as a page.
-func (cn *Console) org(fn func(c echo.Context, p *req) error) echo.HandlerFunc {
+// org wraps an organization page: security headers, a bound on the form
+// (limit bytes), authentication (a session only), authorization for the
+// path's organization, the CSRF check of a POST, and the rendering of any
+// error as a page.
+func (cn *Console) org(limit int64, fn func(c echo.Context, p *req) error) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		ctx := r.Context()
 		headers(c)
 		slug := c.Param("org")
 		if r.Method == http.MethodPost {
-			limit := int64(maxForm)
-			if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") || strings.HasSuffix(c.Path(), "/mapping") ||
-				strings.HasSuffix(c.Path(), "/sso") || strings.HasSuffix(c.Path(), "/details") {
-				limit = maxUpload
-			}
 			r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
 		}
 		prin, err := cn.svc.Authenticate(ctx, r)
@@ -255,8 +262,15 @@ func (cn *Console) org(fn func(c echo.Context, p *req) error) echo.HandlerFunc {
 			return cn.fail(c, err)
 		}
 		if r.Method == http.MethodPost {
-			if err := r.ParseMultipartForm(maxUpload); err != nil && !errors.Is(err, http.ErrNotMultipart) {
-				return cn.fail(c, err)
+			// ParseMultipartForm hides ParseForm's errors (a body too large)
+			// behind ErrNotMultipart, so the two are called apart.
+			if err := r.ParseForm(); err != nil {
+				return cn.fail(c, fmt.Errorf("%w: %w", errBadForm, err))
+			}
+			if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+				if err := r.ParseMultipartForm(maxUpload); err != nil {
+					return cn.fail(c, fmt.Errorf("%w: %w", errBadForm, err))
+				}
 			}
 			if err := admin.CheckCSRF(r, r.PostFormValue(admin.CSRFField)); err != nil {
 				return cn.fail(c, err)
@@ -345,6 +359,9 @@ func (cn *Console) fail(c echo.Context, err error) error {
 	case errors.As(err, &mbe):
 		p.Status, p.Title, p.Heading = http.StatusRequestEntityTooLarge, "Too large", "What you sent is too large"
 		p.Message = "The form is larger than the console accepts (1 MiB of IdP metadata or pasted SAML). Nothing was changed."
+	case errors.Is(err, errBadForm):
+		p.Status, p.Title, p.Heading = http.StatusBadRequest, "Unreadable form", "The form could not be read"
+		p.Message = "Go back, reload the page and try again. Nothing was changed."
 	default:
 		cn.logger.ErrorContext(ctx, "console: request failed", "path", c.Path(), "err", err, "request_id", id)
 	}

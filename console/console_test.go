@@ -51,6 +51,10 @@ func TestSignInPageLinksToTheOrganizationsSSO(t *testing.T) {
 	if got, want := attr(link, "href"), "/saml/acme/okta/login?return_to=%2Fadmin%2Facme%2Fusers"; got != want {
 		t.Fatalf("sign-in link %q, want %q", got, want)
 	}
+	email := find(p.doc, func(n *html.Node) bool { return n.Data == "a" && text(n) == "Sign in with an email address instead" })
+	if got, want := attr(email, "href"), "/login?org=acme&return_to=%2Fadmin%2Facme%2Fusers"; got != want {
+		t.Fatalf("email sign-in link %q, want %q", got, want)
+	}
 	if !strings.Contains(p.body, "onramp admin login-link --org SLUG --email") {
 		t.Fatal("the sign-in page does not explain the one-time sign-in link")
 	}
@@ -630,4 +634,32 @@ func signedIn(t *testing.T, p page, name string) {
 	if got := text(find(header, func(n *html.Node) bool { return n.Data == "strong" })); got != name {
 		t.Errorf("the header names %q as signed in, want %q", got, name)
 	}
+}
+
+func TestTooLargeFormIsRefused(t *testing.T) {
+	h := newHarness(t)
+	p := h.post(t, h.adminC, "/admin/acme/organization/onboarding", url.Values{"op": {"save"}, "jit_email_domains": {"on"},
+		"domain": {strings.Repeat("a", 300<<10) + ".example"}}).want(t, http.StatusRequestEntityTooLarge)
+	if !strings.Contains(text(p.doc), "too large") {
+		t.Fatalf("413 page:\n%s", text(p.doc))
+	}
+	if h.getOrg(t, h.acme).Onboarding.JITEmailDomains {
+		t.Fatal("a too large form was saved")
+	}
+}
+
+func TestUnreadableFormIs400(t *testing.T) {
+	h := newHarness(t)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, h.url+"/admin/acme/sso", strings.NewReader("--x\r\nnot a part"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "multipart/form-data") // no boundary
+	h.send(t, h.adminC, req).want(t, http.StatusBadRequest)
+	req, err = http.NewRequestWithContext(t.Context(), http.MethodPost, h.url+"/admin/acme/organization/onboarding", strings.NewReader("op=save&%zz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	h.send(t, h.adminC, req).want(t, http.StatusBadRequest)
 }

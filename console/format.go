@@ -19,7 +19,23 @@ func funcs() template.FuncMap {
 		"join":   strings.Join,
 		"source": sourceLabel,
 		"dict":   dict,
+		"short":  short,
 	}
+}
+
+// short abbreviates the long IDs in an audit actor or subject ("user:<uuid>"
+// becomes "user:7c43bda7…"), for tables; the full value goes in a title.
+func short(s string) string {
+	prefix, id, ok := strings.Cut(s, ":")
+	if !ok {
+		prefix, id = "", s
+	} else {
+		prefix += ":"
+	}
+	if len(id) <= 12 {
+		return s
+	}
+	return prefix + id[:8] + "…"
 }
 
 // dict makes a map of key-value pairs, to pass several values to a template.

@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/onramp-dev/onramp/admin"
+	"github.com/onramp-dev/onramp/emaillogin"
 	"github.com/onramp-dev/onramp/orgconfig"
 	"github.com/onramp-dev/onramp/store"
 )
@@ -28,6 +29,9 @@ type signInData struct {
 	// OrgProblem says why OrgSlug leads nowhere.
 	OrgProblem  string
 	Connections []ssoLink
+	// EmailSignIn is the email sign-in page (package emaillogin) for the
+	// organization, coming back to the console.
+	EmailSignIn string
 	// SignedIn names the current session's user, if any.
 	SignedIn string
 	Home     string
@@ -67,6 +71,7 @@ func (cn *Console) signInPage(c echo.Context, status int, slug, returnTo string)
 				return cn.fail(c, err)
 			}
 			back := consoleReturnTo(o.Slug, returnTo)
+			d.EmailSignIn = emaillogin.PathLogin + "?" + url.Values{"org": {o.Slug}, "return_to": {back}}.Encode()
 			for _, conn := range conns {
 				if conn.IdPMetadataXML == "" {
 					continue // cannot sign anyone in yet
