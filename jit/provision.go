@@ -205,7 +205,7 @@ func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Con
 	switch d.Action {
 	case ActionSignIn:
 		u := in.Linked.User
-		si.Account = store.SignInAccount{Linked: u.ID, Version: u.Version}
+		si.Account = store.SignInAccount{Linked: &u}
 		if mapped {
 			if si.Profile, err = p.profileUpdate(ctx, org.ID, conn, m, u, profile); err != nil {
 				return Outcome{}, err
@@ -214,7 +214,7 @@ func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Con
 		si.Events = []store.AuditEvent{signedIn}
 	case ActionLink:
 		u := in.Matches[0].User
-		si.Account = store.SignInAccount{Link: u.ID, Version: u.Version}
+		si.Account = store.SignInAccount{Link: &u}
 		if si.Profile, err = p.profileUpdate(ctx, org.ID, conn, m, u, profile); err != nil {
 			return Outcome{}, err
 		}
@@ -280,8 +280,8 @@ func (p *Provisioner) refuseUnmapped(ctx context.Context, org store.Org, conn st
 // to bring it up to date with the profile mapped from the assertion (see
 // Provisioner), or nil if that changes nothing. The role changes only if
 // the mapping has role rules. The store writes it only if u is unchanged
-// since it was read (store.SignInAccount.Version), so the merge is made
-// with the account's current values; a userName or externalId it would take
+// since it was read (see store.SignInAccount), so the merge is made with
+// the account's current values; a userName or externalId it would take
 // from another account is not written, and the sign-in goes ahead without
 // it (store.SignInResult.ProfileConflict).
 func (p *Provisioner) profileUpdate(ctx context.Context, org store.OrgID, conn store.Connection, m connMapping, u store.User, login attributes.Profile) (*store.ProfileUpdate, error) {

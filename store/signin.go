@@ -23,25 +23,26 @@ type UsedAssertion struct {
 // SignInAccount says which account a sign-in is for and how it gets there.
 // At most one of Linked, Link and Create is set; none is a refusal, which
 // only records the assertion and the events.
+//
+// Linked and Link are the account as the caller read it, the decision's
+// input. The sign-in goes ahead only if the account is still that: at the
+// same Version (every change to an account increments it), live and
+// active, and (Linked) the identity still linked to it; otherwise SignIn
+// writes nothing and returns ErrVersionMismatch: read again and decide
+// again.
 type SignInAccount struct {
 	// Linked: the identity is linked to this account, which signs in (JIT
 	// rule 1).
-	Linked UserID
+	Linked *User
 	// Link: link the identity to this account, then sign in (rule 2).
-	Link UserID
-	// Version is the account's Version when the caller read it (Linked and
-	// Link): what the decision was made on. If the account is at another
-	// Version now, is no longer live and active, or (Linked) the identity
-	// no longer links to it, SignIn writes nothing and returns
-	// ErrVersionMismatch: read again and decide again.
-	Version int64
+	Link *User
 	// Create: create this account with the identity linked to it (rule 3),
 	// as CreateUser would (the store sets ID, Version and times).
 	Create *User
 }
 
 // ProfileUpdate is a new profile for the account that signs in (Linked or
-// Link), computed by the caller from the account at SignInAccount.Version.
+// Link), computed by the caller from that account as read.
 // The store writes User's profile fields (userName, externalId, names,
 // emails, role, custom fields, source, connection, resource) as UpdateUser
 // would, with Version+1 and the audit event Event; ID, OrgID, Active,
@@ -108,7 +109,7 @@ type SignIns interface {
 	// account's writes (link or create, profile, LastSignInAt), the session
 	// and the audit events become durable together or not at all. Errors:
 	// ErrAssertionUsed (a replay; nothing written), ErrVersionMismatch (see
-	// SignInAccount.Version), ErrConflict (Create's userName or externalId, or
+	// SignInAccount), ErrConflict (Create's userName or externalId, or
 	// the identity, is taken: a race with SCIM or another sign-in; read
 	// again), ErrInvalidReference (the connection is not the organization's).
 	SignIn(ctx context.Context, in SignIn) (SignInResult, error)

@@ -12,16 +12,24 @@ import (
 	"github.com/onramp-dev/onramp/store"
 )
 
-// The sign-in's queries. Organizations and connections share column names, so
-// the join qualifies each list (see qualify); userCols is qualified already.
+// The sign-in's statements. The reads' column lists are qualified (see
+// qualify): organizations and connections share column names.
 const (
-	linkedUserFrom = ` FROM identities i JOIN users u ON u.id = i.user_id WHERE i.connection_id = ? AND i.name_id = ?`
 	// insertAssertionOnce records an assertion ID unless it is there: a replay
 	// inserts nothing (no error, which on PostgreSQL would abort the
 	// transaction), and concurrent inserts of one ID wait on the primary key
 	// for the first to commit or roll back.
 	insertAssertionOnce = `INSERT INTO assertions (connection_id, assertion_id, not_on_or_after) VALUES (?, ?, ?)
 		ON CONFLICT (connection_id, assertion_id) DO NOTHING`
+	// signInUnchanged sets a user's LastSignInAt if the user is still as the
+	// caller read it (the version) and may sign in; on PostgreSQL it waits
+	// for a concurrent writer of the row and judges the row it committed.
+	signInUnchanged = `UPDATE users SET last_sign_in_at = ?
+		WHERE id = ? AND org_id = ? AND version = ? AND active = ? AND deleted_at IS NULL`
+	// signInLinkedIdentity sets an identity's LastSignInAt if it still links
+	// to the user.
+	signInLinkedIdentity = `UPDATE identities SET last_sign_in_at = ?
+		WHERE connection_id = ? AND name_id = ? AND user_id = ?`
 	profileSavepoint = "signin_profile"
 )
 
@@ -34,11 +42,23 @@ func qualify(alias, cols string) string {
 	return strings.Join(parts, ", ")
 }
 
+// connectionByPathQuery selects an organization and one of its connections
+// by their slugs.
+func connectionByPathQuery() string {
+	return `SELECT ` + qualify("o", orgCols) + `, ` + qualify("c", connCols) +
+		` FROM orgs o JOIN connections c ON c.org_id = o.id WHERE o.slug = ? AND c.slug = ?`
+}
+
+// linkedUserQuery selects an identity and the user it links to.
+func linkedUserQuery() string {
+	return `SELECT ` + qualify("i", identityCols) + `, ` + userCols +
+		` FROM identities i JOIN users u ON u.id = i.user_id WHERE i.connection_id = ? AND i.name_id = ?`
+}
+
 // GetConnectionByPath returns an organization's connection by the two slugs,
 // and the organization, in one query.
 func (s *Store) GetConnectionByPath(ctx context.Context, orgSlug, connSlug string) (store.Org, store.Connection, error) {
-	q := s.d.rebind(`SELECT ` + qualify("o", orgCols) + `, ` + qualify("c", connCols) +
-		` FROM connections c JOIN orgs o ON o.id = c.org_id WHERE o.slug = ? AND c.slug = ?`)
+	q := s.d.rebind(connectionByPathQuery())
 	o, c, err := scanPair(s.read.QueryRowContext(ctx, q, orgSlug, connSlug), scanOrg, scanConn)
 	if err != nil {
 		return store.Org{}, store.Connection{}, s.d.classify(err, fmt.Sprintf("sqlstore: get connection %q of organization %q", connSlug, orgSlug))
@@ -49,7 +69,7 @@ func (s *Store) GetConnectionByPath(ctx context.Context, orgSlug, connSlug strin
 // GetLinkedUser returns the identity (conn, nameID) and the user it links to,
 // in one query.
 func (s *Store) GetLinkedUser(ctx context.Context, conn store.ConnectionID, nameID string) (store.Identity, store.User, error) {
-	q := s.d.rebind(`SELECT ` + qualify("i", identityCols) + `, ` + userCols + linkedUserFrom)
+	q := s.d.rebind(linkedUserQuery())
 	id, u, err := scanPair(s.read.QueryRowContext(ctx, q, string(conn), nameID), scanIdentity, scanUser)
 	if err != nil {
 		return store.Identity{}, store.User{}, s.d.classify(err, fmt.Sprintf("sqlstore: get linked user on connection %s", conn))
@@ -64,25 +84,8 @@ func (s *Store) MatchUsers(ctx context.Context, org store.OrgID, userName, email
 	if limit <= 0 || (userName == "" && email == "") {
 		return nil, nil
 	}
-	var (
-		branches []string
-		args     []any
-	)
-	if userName != "" {
-		branches = append(branches, `SELECT `+userCols+`, 0 AS k, u.seq AS s FROM users u
-			WHERE u.org_id = ? AND u.user_name_lower = ? AND u.deleted_at IS NULL`)
-		args = append(args, string(org), strings.ToLower(userName))
-	}
-	if email != "" {
-		branches = append(branches, `SELECT `+userCols+`, 1 AS k, u.seq AS s FROM users u
-			WHERE u.org_id = ? AND u.deleted_at IS NULL
-			AND u.id IN (SELECT e.user_id FROM user_emails e WHERE e.org_id = ? AND e.value_lower = ?)`)
-		args = append(args, string(org), string(org), strings.ToLower(email))
-	}
-	// One user can match both ways, so one row more than asked for leaves
-	// limit of them after removing the repeat.
-	q := s.d.rebind(strings.Join(branches, " UNION ALL ") + ` ORDER BY k, s LIMIT ?`)
-	rows, err := s.read.QueryContext(ctx, q, append(args, limit+1)...)
+	q, args := matchUsersQuery(org, userName, email, limit)
+	rows, err := s.read.QueryContext(ctx, s.d.rebind(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: match users: %w", err)
 	}
@@ -102,11 +105,35 @@ func (s *Store) MatchUsers(ctx context.Context, org store.OrgID, userName, email
 	return out, nil
 }
 
+// matchUsersQuery is MatchUsers' query and its arguments: a branch per
+// non-empty value, each an index lookup.
+func matchUsersQuery(org store.OrgID, userName, email string, limit int) (string, []any) {
+	var (
+		branches []string
+		args     []any
+	)
+	if userName != "" {
+		branches = append(branches, `SELECT `+userCols+`, 0 AS k, u.seq AS s FROM users u
+			WHERE u.org_id = ? AND u.user_name_lower = ? AND u.deleted_at IS NULL`)
+		args = append(args, string(org), strings.ToLower(userName))
+	}
+	if email != "" {
+		branches = append(branches, `SELECT `+userCols+`, 1 AS k, u.seq AS s
+			FROM user_emails e JOIN users u ON u.id = e.user_id
+			WHERE e.org_id = ? AND e.value_lower = ? AND u.deleted_at IS NULL`)
+		args = append(args, string(org), strings.ToLower(email))
+	}
+	// One user can match both ways, or by two of its addresses, so a few
+	// rows more than asked for are read, and MatchUsers drops the repeats.
+	return strings.Join(branches, " UNION ALL ") + ` ORDER BY k, s LIMIT ?`, append(args, limit+8)
+}
+
 // SignIn performs a sign-in in one write transaction, in this order: the
 // assertion ID (a replay stops here: store.ErrAssertionUsed), the account
-// (checked unchanged, linked or created), the profile (in a savepoint of its
-// own, so that a userName taken by another account drops only the profile),
-// LastSignInAt, the session and the events.
+// (checked unchanged by conditional updates of LastSignInAt, which read
+// nothing; then linked, or created), the profile (in a savepoint of its own,
+// so that a userName taken by another account drops only the profile), the
+// session and the events.
 func (s *Store) SignIn(ctx context.Context, in store.SignIn) (store.SignInResult, error) {
 	if err := checkSignIn(in); err != nil {
 		return store.SignInResult{}, err
@@ -139,10 +166,13 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (store.SignInResult
 		}
 		var u store.User
 		switch a := in.Account; {
-		case a.Linked != "":
-			u, err = s.signInLinked(ctx, tx, in)
-		case a.Link != "":
-			u, err = s.signInLink(ctx, tx, in, now, at)
+		case a.Linked != nil:
+			u, err = s.signInExisting(ctx, tx, in, *a.Linked, at)
+		case a.Link != nil:
+			if u, err = s.signInExisting(ctx, tx, in, *a.Link, at); err == nil {
+				err = s.insertIdentity(ctx, tx, store.Identity{ConnectionID: in.Assertion.ConnectionID, NameID: in.NameID,
+					OrgID: in.OrgID, UserID: u.ID, CreatedAt: now, LastSignInAt: &at})
+			}
 		case a.Create != nil:
 			u, err = s.signInCreate(ctx, tx, in, create, now, at)
 		default: // a refusal: the assertion and the events only
@@ -156,18 +186,6 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (store.SignInResult
 				return err
 			}
 		}
-		// A created account and a new link were written with LastSignInAt.
-		if in.Account.Linked != "" {
-			if _, err := tx.ExecContext(ctx, s.q.signInIdentity, micros(at), string(in.Assertion.ConnectionID), in.NameID); err != nil {
-				return fmt.Errorf("sqlstore: sign in: %w", err)
-			}
-		}
-		if in.Account.Create == nil {
-			if _, err := tx.ExecContext(ctx, s.q.signInUser, micros(at), string(u.ID)); err != nil {
-				return fmt.Errorf("sqlstore: sign in: %w", err)
-			}
-		}
-		u.LastSignInAt = &at
 		if in.Session != nil {
 			if err := s.signInSession(ctx, tx, *in.Session, u, now); err != nil {
 				return err
@@ -190,7 +208,7 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (store.SignInResult
 func checkSignIn(in store.SignIn) error {
 	a := in.Account
 	modes := 0
-	for _, set := range []bool{a.Linked != "", a.Link != "", a.Create != nil} {
+	for _, set := range []bool{a.Linked != nil, a.Link != nil, a.Create != nil} {
 		if set {
 			modes++
 		}
@@ -208,6 +226,9 @@ func checkSignIn(in store.SignIn) error {
 	if modes == 0 && (in.Session != nil || in.Profile != nil) {
 		problems = append(problems, "a refusal with a session or a profile")
 	}
+	if (a.Linked != nil && a.Linked.ID == "") || (a.Link != nil && a.Link.ID == "") {
+		problems = append(problems, "an account without an ID")
+	}
 	if a.Create != nil && (in.Profile != nil || a.Create.OrgID != in.OrgID) {
 		problems = append(problems, "a created account with a profile update or of another organization")
 	}
@@ -222,49 +243,34 @@ func checkSignIn(in store.SignIn) error {
 	return nil
 }
 
-// signInLinked checks that the identity still links to the account the
-// decision was made on, unchanged, live and active, and locks both rows.
-func (s *Store) signInLinked(ctx context.Context, tx *sql.Tx, in store.SignIn) (store.User, error) {
-	q := s.d.rebind(`SELECT ` + qualify("i", identityCols) + `, ` + userCols + linkedUserFrom + s.d.forUpdate)
-	id, u, err := scanPair(tx.QueryRowContext(ctx, q, string(in.Assertion.ConnectionID), in.NameID), scanIdentity, scanUser)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.User{}, fmt.Errorf("sqlstore: sign in: the identity is no longer linked: %w", store.ErrVersionMismatch)
+// signInExisting signs in the existing account read, u, if it is unchanged,
+// live and active, and (Linked) the identity still links to it: two
+// conditional updates of LastSignInAt, each of which must change one row. As
+// every change to an account increments its Version, u (with the new
+// LastSignInAt) is then the account as stored, and nothing is read.
+func (s *Store) signInExisting(ctx context.Context, tx *sql.Tx, in store.SignIn, u store.User, at time.Time) (store.User, error) {
+	res, err := tx.ExecContext(ctx, s.d.rebind(signInUnchanged), micros(at), string(u.ID), string(in.OrgID), u.Version, true)
+	if err := s.mustAffect(res, err, "sqlstore: sign in"); err != nil {
+		return store.User{}, changed(err, fmt.Sprintf("user %s is no longer at version %d, live and active", u.ID, u.Version))
 	}
-	if err != nil {
-		return store.User{}, fmt.Errorf("sqlstore: sign in: %w", err)
+	if in.Account.Linked != nil {
+		res, err := tx.ExecContext(ctx, s.d.rebind(signInLinkedIdentity), micros(at), string(in.Assertion.ConnectionID), in.NameID, string(u.ID))
+		if err := s.mustAffect(res, err, "sqlstore: sign in"); err != nil {
+			return store.User{}, changed(err, fmt.Sprintf("the identity is no longer linked to user %s", u.ID))
+		}
 	}
-	if id.UserID != in.Account.Linked {
-		return store.User{}, fmt.Errorf("sqlstore: sign in: the identity now links to user %s: %w", id.UserID, store.ErrVersionMismatch)
-	}
-	return u, checkAccount(in, u)
+	u = cloneUser(u)
+	u.LastSignInAt = &at
+	return u, nil
 }
 
-// signInLink links the identity to the account the decision was made on, if
-// it is unchanged, live and active.
-func (s *Store) signInLink(ctx context.Context, tx *sql.Tx, in store.SignIn, now, at time.Time) (store.User, error) {
-	u, err := s.getUser(ctx, tx, s.q.getLiveUser, in.OrgID, in.Account.Link)
+// changed turns mustAffect's ErrNotFound into store.ErrVersionMismatch: the
+// row is not as the decision saw it.
+func changed(err error, what string) error {
 	if errors.Is(err, store.ErrNotFound) {
-		return store.User{}, fmt.Errorf("sqlstore: sign in: user %s is gone: %w", in.Account.Link, store.ErrVersionMismatch)
+		return fmt.Errorf("sqlstore: sign in: %s: %w", what, store.ErrVersionMismatch)
 	}
-	if err != nil {
-		return store.User{}, fmt.Errorf("sqlstore: sign in: %w", err)
-	}
-	if err := checkAccount(in, u); err != nil {
-		return store.User{}, err
-	}
-	err = s.insertIdentity(ctx, tx, store.Identity{ConnectionID: in.Assertion.ConnectionID, NameID: in.NameID,
-		OrgID: in.OrgID, UserID: u.ID, CreatedAt: now, LastSignInAt: &at})
-	return u, err
-}
-
-// checkAccount reports store.ErrVersionMismatch unless u is still the
-// account the sign-in was decided on.
-func checkAccount(in store.SignIn, u store.User) error {
-	if u.OrgID != in.OrgID || u.Version != in.Account.Version || !u.Active || u.DeletedAt != nil {
-		return fmt.Errorf("sqlstore: sign in: user %s changed (version %d, was %d; active %t; deleted %t): %w",
-			u.ID, u.Version, in.Account.Version, u.Active, u.DeletedAt != nil, store.ErrVersionMismatch)
-	}
-	return nil
+	return err
 }
 
 // signInCreate creates the account, signed in at at, with the identity linked.

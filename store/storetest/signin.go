@@ -62,7 +62,7 @@ func (x signInSetup) linked(assertionID, hash string) store.SignIn {
 		OrgID:     x.org.ID,
 		Assertion: x.assertion(assertionID),
 		NameID:    annNameID,
-		Account:   store.SignInAccount{Linked: x.ann.ID, Version: x.ann.Version},
+		Account:   store.SignInAccount{Linked: &x.ann},
 		Session:   newSignInSession(hash),
 		Events:    []store.AuditEvent{{Actor: "idp:okta", Action: "jit.signed_in", Rule: "linked_identity"}},
 	}
@@ -268,7 +268,7 @@ func testSignInRefusal(t *testing.T, s store.Store) {
 func testSignInChangedAccount(t *testing.T, s store.Store) {
 	x := newSignInSetup(t, s)
 	stale := x.linked("_a1", "sess-1")
-	must(s.UpdateUser(ctx(t), x.org.ID, x.ann.ID, func(u *store.User) error { u.DisplayName = "Ann A."; return nil }, store.AuditEvent{Actor: "test"}))(t)
+	renamed := must(s.UpdateUser(ctx(t), x.org.ID, x.ann.ID, func(u *store.User) error { u.DisplayName = "Ann A."; return nil }, store.AuditEvent{Actor: "test"}))(t)
 
 	_, err := s.SignIn(ctx(t), stale)
 
@@ -279,20 +279,24 @@ func testSignInChangedAccount(t *testing.T, s store.Store) {
 	// Nothing was written, the assertion ID included: decided again on the
 	// current account, the same assertion signs in.
 	fresh := x.linked("_a1", "sess-1")
-	fresh.Account.Version++
-	must(s.SignIn(ctx(t), fresh))(t)
+	fresh.Account.Linked = &renamed
+	if res := must(s.SignIn(ctx(t), fresh))(t); res.User.DisplayName != "Ann A." || res.User.Version != renamed.Version {
+		t.Errorf("signed in as %+v", res.User)
+	}
 
 	// Deactivated (SCIM active:false) since it was read.
 	ann := must(s.UpdateUser(ctx(t), x.org.ID, x.ann.ID, func(u *store.User) error { u.Active = false; return nil }, store.AuditEvent{Actor: "test"}))(t)
 	in := x.linked("_a2", "sess-2")
-	in.Account.Version = ann.Version // even at the current version
+	in.Account.Linked = &ann // even as it is now
 	_, err = s.SignIn(ctx(t), in)
 	wantErr(t, err, store.ErrVersionMismatch)
 
 	// The identity now links to another account, or to none.
 	bob := newUser(t, s, x.org.ID, "bob")
 	check(t, s.LinkIdentity(ctx(t), store.Identity{ConnectionID: x.conn.ID, NameID: "00u-bob", OrgID: x.org.ID, UserID: bob.ID}, store.AuditEvent{}))
+	ann = must(s.UpdateUser(ctx(t), x.org.ID, x.ann.ID, func(u *store.User) error { u.Active = true; return nil }, store.AuditEvent{Actor: "test"}))(t)
 	in = x.linked("_a3", "sess-3")
+	in.Account.Linked = &ann
 	in.NameID = "00u-bob"
 	_, err = s.SignIn(ctx(t), in)
 	wantErr(t, err, store.ErrVersionMismatch)
@@ -307,12 +311,12 @@ func testSignInChangedAccount(t *testing.T, s store.Store) {
 func testSignInLink(t *testing.T, s store.Store) {
 	x := newSignInSetup(t, s)
 	entra := newConn(t, s, x.org.ID, "entra")
-	link := func(assertionID, hash string, version int64) store.SignIn {
+	link := func(assertionID, hash string, u store.User) store.SignIn {
 		return store.SignIn{
 			OrgID:     x.org.ID,
 			Assertion: store.UsedAssertion{ConnectionID: entra.ID, ID: assertionID, NotOnOrAfter: time.Now().Add(time.Minute)},
 			NameID:    "ann@acme.com",
-			Account:   store.SignInAccount{Link: x.ann.ID, Version: version},
+			Account:   store.SignInAccount{Link: &u},
 			Session:   newSignInSession(hash),
 			Events: []store.AuditEvent{
 				{Actor: "idp:entra", Action: "jit.linked", Rule: "link_existing_account"},
@@ -320,10 +324,12 @@ func testSignInLink(t *testing.T, s store.Store) {
 			},
 		}
 	}
-	_, err := s.SignIn(ctx(t), link("_a0", "sess-0", x.ann.Version+1))
+	stale := x.ann
+	stale.Version--
+	_, err := s.SignIn(ctx(t), link("_a0", "sess-0", stale))
 	wantErr(t, err, store.ErrVersionMismatch)
 
-	res, err := s.SignIn(ctx(t), link("_a1", "sess-1", x.ann.Version))
+	res, err := s.SignIn(ctx(t), link("_a1", "sess-1", x.ann))
 
 	check(t, err)
 	id := must(s.GetIdentity(ctx(t), entra.ID, "ann@acme.com"))(t)
@@ -345,8 +351,7 @@ func testSignInLink(t *testing.T, s store.Store) {
 	// The identity is taken (linked by a racing sign-in): a conflict, and
 	// nothing written, the assertion ID included.
 	bob := newUser(t, s, x.org.ID, "bob")
-	in := link("_a2", "sess-2", bob.Version)
-	in.Account.Link = bob.ID
+	in := link("_a2", "sess-2", bob)
 	_, err = s.SignIn(ctx(t), in)
 	wantErr(t, err, store.ErrConflict)
 	if errors.Is(err, store.ErrAssertionUsed) {
@@ -359,8 +364,8 @@ func testSignInLink(t *testing.T, s store.Store) {
 
 	// A deleted account cannot be linked.
 	check(t, s.DeleteUser(ctx(t), x.org.ID, bob.ID, store.AuditEvent{Actor: "test"}))
-	in = link("_a3", "sess-3", bob.Version)
-	in.Account.Link, in.NameID = bob.ID, "bob@acme.com"
+	in = link("_a3", "sess-3", bob)
+	in.NameID = "bob@acme.com"
 	_, err = s.SignIn(ctx(t), in)
 	wantErr(t, err, store.ErrVersionMismatch)
 }
@@ -519,7 +524,8 @@ func testSignInMalformed(t *testing.T, s store.Store) {
 		"no assertion ID":      func(in *store.SignIn) { in.Assertion.ID = "" },
 		"no organization":      func(in *store.SignIn) { in.OrgID = "" },
 		"no NameID":            func(in *store.SignIn) { in.NameID = "" },
-		"two accounts":         func(in *store.SignIn) { in.Account.Link = x.ann.ID },
+		"two accounts":         func(in *store.SignIn) { in.Account.Link = &x.ann },
+		"account without ID":   func(in *store.SignIn) { in.Account.Linked = &store.User{Version: 1} },
 		"event without action": func(in *store.SignIn) { in.Events = append(in.Events, store.AuditEvent{Actor: "x"}) },
 		"refusal with session": func(in *store.SignIn) { in.Account = store.SignInAccount{} },
 		"create of another org": func(in *store.SignIn) {
