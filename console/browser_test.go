@@ -382,18 +382,6 @@ func (b *browser) checked(xpath string) bool {
 	return v
 }
 
-// path is the current page's path.
-func (b *browser) path() string {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
-	defer cancel()
-	p, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname`))
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	return p
-}
-
 // waitPath waits until the browser is on path, with the page loaded.
 func (b *browser) waitPath(path string) {
 	b.t.Helper()

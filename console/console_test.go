@@ -663,3 +663,15 @@ func TestUnreadableFormIs400(t *testing.T) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	h.send(t, h.adminC, req).want(t, http.StatusBadRequest)
 }
+
+func TestSignOutLeadsToTheSignInPage(t *testing.T) {
+	h := newHarness(t)
+	p := h.get(t, h.adminC, "/admin/acme/users").want(t, http.StatusOK)
+	form := find(p.doc, func(n *html.Node) bool { return n.Data == "form" && attr(n, "action") == "/logout" })
+	returnTo := attr(find(form, func(n *html.Node) bool { return attr(n, "name") == "return_to" }), "value")
+	if returnTo != "/admin/sign-in?org=acme" {
+		t.Fatalf("sign out returns to %q", returnTo)
+	}
+	h.post(t, h.adminC, "/logout", url.Values{"return_to": {returnTo}}).redirect(t, returnTo)
+	h.get(t, h.adminC, "/admin/acme/users").redirect(t, "/admin/sign-in?org=acme&return_to=%2Fadmin%2Facme%2Fusers")
+}

@@ -90,8 +90,10 @@ func (cn *Console) signInPage(c echo.Context, status int, slug, returnTo string)
 func consoleReturnTo(org, returnTo string) string {
 	home := orgPath(org, "organization")
 	u, err := url.Parse(returnTo)
-	if err != nil || returnTo == "" || u.Scheme != "" || u.Host != "" || strings.HasPrefix(returnTo, "//") ||
-		!strings.HasPrefix(u.Path, orgPath(org)+"/") && u.Path != orgPath(org) {
+	if err != nil || returnTo == "" || u.Scheme != "" || u.Host != "" || strings.HasPrefix(returnTo, "//") {
+		return home
+	}
+	if inConsole := u.Path == orgPath(org) || strings.HasPrefix(u.Path, orgPath(org)+"/"); !inConsole {
 		return home
 	}
 	return returnTo
