@@ -249,9 +249,8 @@ type browser struct {
 
 // newChromium starts Chromium with the flags this machine needs (root, no
 // GPU, no network of its own) and a fresh profile directory.
-func newChromium(t *testing.T, base string) *browser {
+func newChromium(t *testing.T, exe, base string) *browser {
 	t.Helper()
-	exe := chromium(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe),
 		chromedp.NoSandbox,
@@ -509,8 +508,9 @@ type connectionJSON struct {
 // refused before, an account after, refused again once the connection is out
 // of the access control list, or its JIT provisioning toggle is off.
 func TestConsoleFlowsInABrowser(t *testing.T) {
+	exe := chromium(t) // first: skip (or fail under CI) before building anything
 	srv := startOnramp(t)
-	admin := newChromium(t, srv.url)
+	admin := newChromium(t, exe, srv.url)
 
 	// Ada (group "admins": the demo mapping makes her Admin) signs in to the
 	// console through SSO. The demo starts with JIT on, so she gets an account.
