@@ -64,6 +64,11 @@ const auditLinkIssued = "login_link.issued"
 // unlike JIT. The link is bound to that account and needs no email:
 // following it within TTL signs the account in, once. Every change, and the
 // link, is an audit event by the actor.
+
+// adminConsolePath is where an operator's admin sign-in link lands: the admin
+// console (package console), which is what the Admin came for.
+const adminConsolePath = "/admin"
+
 func NewAdminLink(ctx context.Context, st AdminLinkStore, req AdminLinkRequest) (AdminLink, error) {
 	if req.Now == nil {
 		req.Now = time.Now
@@ -127,7 +132,7 @@ func NewAdminLink(ctx context.Context, st AdminLinkStore, req AdminLinkRequest) 
 	}
 	now := req.Now()
 	out.ExpiresAt = now.Add(req.TTL).UTC().Truncate(time.Microsecond)
-	l := store.LoginLink{IDHash: hash, Email: email, OrgID: org.ID, UserID: out.User.ID, ReturnTo: "/", CreatedAt: now, ExpiresAt: out.ExpiresAt}
+	l := store.LoginLink{IDHash: hash, Email: email, OrgID: org.ID, UserID: out.User.ID, ReturnTo: adminConsolePath, CreatedAt: now, ExpiresAt: out.ExpiresAt}
 	ev := store.AuditEvent{Actor: req.Actor, Action: auditLinkIssued, Detail: map[string]string{"expires_at": out.ExpiresAt.Format(time.RFC3339)}}
 	if err := st.CreateLoginLink(ctx, l, ev); err != nil {
 		return AdminLink{}, fmt.Errorf("emaillogin: store link: %w", err)
