@@ -729,6 +729,11 @@ type deployment struct {
 	idp      *samltest.IdP
 	scim     *scimClient
 	replicas map[string]*replica
+
+	// For the benchmarks on PostgreSQL: the application_name of the replicas'
+	// connections, and a connection to look their server processes up with.
+	pgApp   string
+	pgAdmin *sql.DB
 }
 
 // Paths of the connection's SAML endpoints.
