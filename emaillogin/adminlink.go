@@ -65,10 +65,6 @@ const auditLinkIssued = "login_link.issued"
 // following it within TTL signs the account in, once. Every change, and the
 // link, is an audit event by the actor.
 
-// adminConsolePath is where an operator's admin sign-in link lands: the admin
-// console (package console), which is what the Admin came for.
-const adminConsolePath = "/admin"
-
 func NewAdminLink(ctx context.Context, st AdminLinkStore, req AdminLinkRequest) (AdminLink, error) {
 	if req.Now == nil {
 		req.Now = time.Now
@@ -140,3 +136,7 @@ func NewAdminLink(ctx context.Context, st AdminLinkStore, req AdminLinkRequest) 
 	out.URL = strings.TrimSuffix(req.BaseURL, "/") + PathLoginLink + "?token=" + url.QueryEscape(token)
 	return out, nil
 }
+
+// adminConsolePath is where an operator's admin sign-in link lands: the admin
+// console (package console), which is what the Admin came for.
+const adminConsolePath = "/admin"
