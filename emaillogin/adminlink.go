@@ -64,7 +64,6 @@ const auditLinkIssued = "login_link.issued"
 // unlike JIT. The link is bound to that account and needs no email:
 // following it within TTL signs the account in, once. Every change, and the
 // link, is an audit event by the actor.
-
 func NewAdminLink(ctx context.Context, st AdminLinkStore, req AdminLinkRequest) (AdminLink, error) {
 	if req.Now == nil {
 		req.Now = time.Now
