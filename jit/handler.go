@@ -329,7 +329,12 @@ func (h *Handler) acs(c echo.Context) error {
 		return h.render(c, *p)
 	}
 
-	a, err := h.verifier.Verify(cfg, r.PostForm.Get("SAMLResponse"), h.tracker.PendingIDs(r, cfg))
+	// The account of the identity the response claims is read while its
+	// signature is checked (see prefetched).
+	var pf *prefetched
+	a, err := h.verifier.verify(cfg, r.PostForm.Get("SAMLResponse"), h.tracker.PendingIDs(r, cfg), true, func(nameID string) {
+		pf = h.provisioner.prefetch(ctx, t.conn.ID, nameID)
+	})
 	var ve *VerifyError
 	if errors.As(err, &ve) {
 		return h.rejected(c, t, ve)
@@ -361,7 +366,7 @@ func (h *Handler) acs(c echo.Context) error {
 	if err != nil {
 		return h.fail(c, err)
 	}
-	out, err := h.provisioner.provision(ctx, t.org, t.conn, a, &sess)
+	out, err := h.provisioner.provision(ctx, t.org, t.conn, a, &sess, pf)
 	var me *MappingError
 	switch {
 	case errors.As(err, &ve):

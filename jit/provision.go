@@ -127,19 +127,21 @@ func (e *MappingError) Unwrap() error { return e.Err }
 // of a person without an account lacks required attributes (the refusal is
 // recorded and a's ID burnt).
 func (p *Provisioner) Provision(ctx context.Context, org store.Org, conn store.Connection, a Assertion) (Outcome, error) {
-	return p.provision(ctx, org, conn, a, nil)
+	return p.provision(ctx, org, conn, a, nil, nil)
 }
 
 // provision is Provision that also starts session sess (whose UserID the
-// store fills in) for the account that signs in, in the same transaction;
-// sess may be nil.
-func (p *Provisioner) provision(ctx context.Context, org store.Org, conn store.Connection, a Assertion, sess *store.Session) (Outcome, error) {
+// store fills in) for the account that signs in, in the same transaction,
+// and takes the account linked to a's identity from pf if pf read that
+// identity; sess and pf may be nil.
+func (p *Provisioner) provision(ctx context.Context, org store.Org, conn store.Connection, a Assertion, sess *store.Session, pf *prefetched) (Outcome, error) {
 	var lastErr error
 	for range maxProvisionAttempts {
-		out, err := p.attempt(ctx, org, conn, a, sess)
+		out, err := p.attempt(ctx, org, conn, a, sess, pf)
 		if !retryable(err) {
 			return out, err
 		}
+		pf = nil // what it read is what changed
 		lastErr = err
 		p.logger.InfoContext(ctx, "jit: provisioning raced, re-reading", "org", org.ID, "connection", conn.ID)
 	}
@@ -154,7 +156,7 @@ func retryable(err error) bool {
 		(errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrVersionMismatch))
 }
 
-func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Connection, a Assertion, sess *store.Session) (Outcome, error) {
+func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Connection, a Assertion, sess *store.Session, pf *prefetched) (Outcome, error) {
 	in := PolicyInput{
 		OrgName:    org.Name,
 		Onboarding: org.Onboarding,
@@ -171,7 +173,7 @@ func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Con
 		mapped bool
 	)
 	if strings.TrimSpace(a.NameID) != "" {
-		linked, err := p.linkedAccount(ctx, conn.ID, a.NameID)
+		linked, err := pf.linkedAccount(ctx, p, conn.ID, a.NameID)
 		if err != nil {
 			return Outcome{}, err
 		}
@@ -344,6 +346,48 @@ func (p *Provisioner) linkedAccount(ctx context.Context, conn store.ConnectionID
 		return nil, fmt.Errorf("jit: read linked account: %w", err)
 	}
 	return &AccountState{User: u}, nil
+}
+
+// prefetched is the account linked to an identity, read while the response
+// that claims the identity was being verified: the ACS learns the NameID a
+// response claims from its shape check (step 1 of Verify) and starts the
+// read then, so that it runs beside the signature check instead of after
+// it. The claim is not trusted: linkedAccount uses the read only for the
+// very identity the verified assertion names, and the read is only a read,
+// like the one the sign-in makes anyway (the connection's, before the
+// verification). What it read may be older by the verification's duration;
+// SignIn's check that the account is unchanged covers that as it covers any
+// read.
+type prefetched struct {
+	conn   store.ConnectionID
+	nameID string
+	done   chan struct{}
+	linked *AccountState // set before done is closed
+	err    error
+}
+
+// prefetch starts reading the account linked to (conn, nameID).
+func (p *Provisioner) prefetch(ctx context.Context, conn store.ConnectionID, nameID string) *prefetched {
+	pf := &prefetched{conn: conn, nameID: nameID, done: make(chan struct{})}
+	go func() {
+		defer close(pf.done)
+		pf.linked, pf.err = p.linkedAccount(ctx, conn, nameID)
+	}()
+	return pf
+}
+
+// linkedAccount is the account linked to (conn, nameID): pf's read if pf
+// read that identity, else a read of its own.
+func (pf *prefetched) linkedAccount(ctx context.Context, p *Provisioner, conn store.ConnectionID, nameID string) (*AccountState, error) {
+	if pf == nil || pf.conn != conn || pf.nameID != nameID {
+		return p.linkedAccount(ctx, conn, nameID)
+	}
+	select {
+	case <-pf.done:
+		return pf.linked, pf.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("jit: read linked account: %w", ctx.Err())
+	}
 }
 
 // account is u with the connections of its linked identities.

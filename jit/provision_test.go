@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/onramp-dev/onramp/store"
@@ -162,5 +163,53 @@ func TestProvision_UserNameAndEmailOfTwoAccountsIsAmbiguous(t *testing.T) {
 	out, err = p.Provision(ctx, org, conn, oktaAssertion("a2"))
 	if err != nil || out.Decision.Action != ActionLink || out.User.ID != byName.ID {
 		t.Fatalf("Provision = %+v as %s, %v; want a link to %s", out.Decision, out.User.ID, err, byName.ID)
+	}
+}
+
+// linkedReads counts the store's GetLinkedUser calls.
+type linkedReads struct {
+	store.Store
+	n atomic.Int64
+}
+
+func (l *linkedReads) GetLinkedUser(ctx context.Context, conn store.ConnectionID, nameID string) (store.Identity, store.User, error) {
+	l.n.Add(1)
+	return l.Store.GetLinkedUser(ctx, conn, nameID)
+}
+
+func TestProvision_UsesTheReadPrefetchedForTheVerifiedIdentityOnly(t *testing.T) {
+	_, st, org, conn := provisionSetup(t)
+	counted := &linkedReads{Store: st}
+	p := NewProvisioner(counted, nil, nil)
+	ctx := context.Background()
+	alice, err := p.Provision(ctx, org, conn, oktaAssertion("a1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := oktaAssertion("b1")
+	bob.NameID = "bob@acme-corp.com"
+	if _, err := p.Provision(ctx, org, conn, bob); err != nil {
+		t.Fatal(err)
+	}
+
+	// The prefetch read Alice's identity: Alice's sign-in takes it and reads
+	// no more.
+	counted.n.Store(0)
+	out, err := p.provision(ctx, org, conn, oktaAssertion("a2"), nil, p.prefetch(ctx, conn.ID, "alice@acme-corp.com"))
+	if err != nil || out.User.ID != alice.User.ID || out.Decision.Action != ActionSignIn {
+		t.Fatalf("Alice with her prefetch: %+v as %s, %v", out.Decision, out.User.ID, err)
+	}
+	if n := counted.n.Load(); n != 1 {
+		t.Fatalf("%d GetLinkedUser calls with a matching prefetch, want 1 (the prefetch's)", n)
+	}
+
+	// A response claimed Alice but the verified assertion names Bob (or
+	// another connection's Alice): the prefetch is not used.
+	for _, pf := range []*prefetched{p.prefetch(ctx, conn.ID, "alice@acme-corp.com"), p.prefetch(ctx, "another-connection", "bob@acme-corp.com")} {
+		bob.ID = "b-" + string(pf.conn)
+		out, err = p.provision(ctx, org, conn, bob, nil, pf)
+		if err != nil || out.User.ID == alice.User.ID || out.User.UserName != "bob@acme-corp.com" {
+			t.Fatalf("Bob with a prefetch of %s/%s: signed in as %s (%s), %v", pf.conn, pf.nameID, out.User.ID, out.User.UserName, err)
+		}
 	}
 }

@@ -189,13 +189,18 @@ func (a Assertion) used(conn store.ConnectionID) store.UsedAssertion {
 // (store.ErrAssertionUsed, reported as ReasonReplayed) never yields a
 // second session, on any replica.
 func (v *Verifier) Verify(conn ConnectionConfig, samlResponse string, pending []string) (Assertion, error) {
-	return v.verify(conn, samlResponse, pending, true)
+	return v.verify(conn, samlResponse, pending, true, nil)
 }
 
 // verify is Verify. countAssertions=false switches off the assertion count
 // of step 1, only so that tests can show that signature wrapping also fails
 // in the later steps (defence in depth).
-func (v *Verifier) verify(conn ConnectionConfig, samlResponse string, pending []string, countAssertions bool) (Assertion, error) {
+//
+// claimed, if set, is told the NameID the document claims as soon as step 1
+// has passed, before any signature is checked: the ACS starts reading the
+// account of that identity meanwhile (see prefetched). Nothing may trust
+// it: it is only a guess at what the verified assertion will say.
+func (v *Verifier) verify(conn ConnectionConfig, samlResponse string, pending []string, countAssertions bool, claimed func(nameID string)) (Assertion, error) {
 	if len(samlResponse) > v.maxSize {
 		return Assertion{}, reject(ReasonTooLarge, fmt.Errorf("response is %d bytes, limit %d", len(samlResponse), v.maxSize))
 	}
@@ -203,8 +208,12 @@ func (v *Verifier) verify(conn ConnectionConfig, samlResponse string, pending []
 	if err != nil {
 		return Assertion{}, reject(ReasonMalformed, fmt.Errorf("base64: %w", err))
 	}
-	if err := precheck(raw, countAssertions); err != nil {
+	nameID, err := precheck(raw, countAssertions)
+	if err != nil {
 		return Assertion{}, err
+	}
+	if claimed != nil && nameID != "" {
+		claimed(nameID)
 	}
 	sp, err := v.serviceProvider(conn)
 	if err != nil {
@@ -255,13 +264,14 @@ func decodeBase64(s string) ([]byte, error) {
 }
 
 // precheck is step 1 of Verify: shape checks on the raw document before any
-// cryptography.
-func precheck(raw []byte, countAssertions bool) error {
+// cryptography. It returns the NameID the (unencrypted) assertion claims,
+// unverified, or "".
+func precheck(raw []byte, countAssertions bool) (claimedNameID string, err error) {
 	if hasMarkupDeclaration(raw) {
-		return reject(ReasonDoctype, errors.New("document has a markup declaration"))
+		return "", reject(ReasonDoctype, errors.New("document has a markup declaration"))
 	}
 	if bound := 3*int64(bytes.Count(raw, []byte("<"))) + 1; bound > maxXMLTokens {
-		return reject(ReasonTooLarge, fmt.Errorf("document has up to %d XML tokens, limit %d", bound, maxXMLTokens))
+		return "", reject(ReasonTooLarge, fmt.Errorf("document has up to %d XML tokens, limit %d", bound, maxXMLTokens))
 	}
 	// mattermost's round-trip check is not repeated here: gosaml2 runs it on
 	// the same bytes before it trusts anything (step 2 of Verify), and it
@@ -271,26 +281,31 @@ func precheck(raw []byte, countAssertions bool) error {
 	doc := etree.NewDocument()
 	doc.ReadSettings.PreserveDuplicateAttrs = true
 	if err := doc.ReadFromBytes(raw); err != nil {
-		return reject(ReasonMalformed, fmt.Errorf("xml: %w", err))
+		return "", reject(ReasonMalformed, fmt.Errorf("xml: %w", err))
 	}
 	root := doc.Root()
 	if root == nil || root.Tag != "Response" || root.NamespaceURI() != saml2.SAMLProtocolNamespace {
-		return reject(ReasonMalformed, errors.New("root element is not a samlp:Response"))
+		return "", reject(ReasonMalformed, errors.New("root element is not a samlp:Response"))
 	}
 	var s shape
 	if err := s.walk(doc.Child, 0); err != nil {
-		return err
+		return "", err
 	}
 	if !countAssertions {
-		return nil
+		return "", nil
 	}
 	if s.responses != 1 || len(s.assertions) != 1 {
-		return reject(ReasonAssertionCount, fmt.Errorf("document has %d Response and %d assertion elements, want 1 and 1", s.responses, len(s.assertions)))
+		return "", reject(ReasonAssertionCount, fmt.Errorf("document has %d Response and %d assertion elements, want 1 and 1", s.responses, len(s.assertions)))
 	}
 	if s.assertions[0].Parent() != root {
-		return reject(ReasonAssertionCount, errors.New("the assertion is not a child of the Response"))
+		return "", reject(ReasonAssertionCount, errors.New("the assertion is not a child of the Response"))
 	}
-	return nil
+	if subject := s.assertions[0].SelectElement("Subject"); subject != nil {
+		if nameID := subject.SelectElement("NameID"); nameID != nil {
+			claimedNameID = strings.TrimSpace(nameID.Text())
+		}
+	}
+	return claimedNameID, nil
 }
 
 // shape counts what precheck looks for. Elements are matched on their local

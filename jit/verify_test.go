@@ -217,7 +217,7 @@ func testXSW(t *testing.T, n int) {
 
 	// Defence in depth: without the assertion count the signature checks
 	// must still refuse the forged identity.
-	a, err = f.v.verify(f.conn, forged, []string{reqID}, false)
+	a, err = f.v.verify(f.conn, forged, []string{reqID}, false, nil)
 	if err == nil {
 		t.Fatalf("without the assertion count, XSW%d verified with NameID %q", n, a.NameID)
 	}
@@ -263,7 +263,7 @@ func TestVerify_UnsignedAssertionBesideSignedOne(t *testing.T) {
 
 	wantReason(t, a, err, ReasonAssertionCount)
 
-	a, err = f.v.verify(f.conn, forged, []string{reqID}, false)
+	a, err = f.v.verify(f.conn, forged, []string{reqID}, false, nil)
 	wantReason(t, a, err, ReasonUnsigned)
 }
 
@@ -283,7 +283,7 @@ func TestVerify_TwoAssertions(t *testing.T) {
 
 	wantReason(t, a, err, ReasonAssertionCount)
 
-	a, err = f.v.verify(f.conn, two, []string{reqID}, false)
+	a, err = f.v.verify(f.conn, two, []string{reqID}, false, nil)
 	wantReason(t, a, err, ReasonAssertionCount)
 }
 
@@ -474,6 +474,37 @@ func TestVerify_IssueInstantTooOld(t *testing.T) {
 	a, err := f.verify(t, resp, reqID)
 
 	wantReason(t, a, err, ReasonIssueInstantTooOld)
+}
+
+// TestVerify_ReportsTheClaimedNameIDBeforeTheSignature: the shape check
+// tells the ACS which identity a response claims (for the account read it
+// starts beside the signature check), also for a response whose signature
+// then fails; an encrypted assertion claims nothing readable.
+func TestVerify_ReportsTheClaimedNameIDBeforeTheSignature(t *testing.T) {
+	for _, encrypt := range []bool{false, true} {
+		f := newFixture(t, fixtureOpts{encrypt: encrypt})
+		resp, reqID := f.login(t, samltest.Login{User: alice()})
+		var claims []string
+		claim := func(nameID string) { claims = append(claims, nameID) }
+
+		if _, err := f.v.verify(f.conn, resp, []string{reqID}, true, claim); err != nil {
+			t.Fatalf("encrypt %t: %v", encrypt, err)
+		}
+		if encrypt {
+			if len(claims) != 0 {
+				t.Fatalf("an encrypted assertion claimed %q", claims)
+			}
+			continue
+		}
+		forged := samltest.Edit(t, resp, func(doc *etree.Document) {
+			samltest.SetNameID(t, samltest.Assertion(t, doc), "00u1mallory")
+		})
+		_, err := f.v.verify(f.conn, forged, []string{reqID}, true, claim)
+
+		if err == nil || !slices.Equal(claims, []string{"00u1alice", "00u1mallory"}) {
+			t.Fatalf("claims %q (forged: %v), want Alice's and then Mallory's", claims, err)
+		}
+	}
 }
 
 // TestVerify_LeavesTheReplayCheckToTheSignIn: Verify records nothing (the
