@@ -1,12 +1,23 @@
 // Package server builds onramp's HTTP front: the echo instance with its middleware
 // (request IDs, panic recovery, request logging), the JSON error renderer, the health
-// endpoints and the mount point of the SCIM handler.
+// endpoints, the mount point of the SCIM handler and, with Config.Metrics, the
+// Prometheus metrics at /metrics.
 //
-// The middleware order, outermost first, is: request ID, request log, recover. So
-// every request, even one whose handler panics, is logged once with its final status
-// and request ID. Request logs carry the method, the path without its query string,
-// the status, the latency and the request ID; never bodies, query strings or headers,
-// because those hold bearer tokens, SAML responses and personal data.
+// The middleware order, outermost first, is: request ID, request log, metrics,
+// recover. So every request, even one whose handler panics, is logged and counted
+// once with its final status and request ID. Request logs carry the method, the
+// path without its query string, the status, the latency, the request ID and, on
+// routes that name them, the organization and connection slugs; never bodies,
+// query strings or headers, because those hold bearer tokens, SAML responses and
+// personal data. LogHandler adds the request ID, and whatever else the caller's
+// sources read from the context (cmd/onramp adds a SCIM token's organization and
+// connection), to every record logged with a request's context.
+//
+// Metrics are labelled by route pattern (/saml/:org/:connection/acs), never by
+// raw path; SCIM requests, which one route serves, are labelled by their own
+// pattern (/scim/v2/Users/:id) and counted by operation (Users.patch). /metrics
+// is not authenticated: it tells request counts and latencies, no personal data,
+// but a public deployment should still keep it to the scraper (see README).
 //
 // Errors become JSON bodies of the shape {"error": "...", "request_id": "..."}. A 5xx
 // never carries the cause's text, only "internal error, reference <request-id>"; the

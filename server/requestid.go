@@ -72,23 +72,41 @@ func requestIDMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 // LogHandler wraps h so that every record logged with a context that carries a
 // request ID gets a request_id attribute. main builds its logger with it, so that
 // packages which log with InfoContext(ctx, …) need not add the ID themselves.
-func LogHandler(h slog.Handler) slog.Handler { return logHandler{h} }
+//
+// Each of sources returns more attributes that a context carries, for example
+// the organization and connection of a SCIM request's bearer token; they are
+// added to every record logged with that context, unless the record already
+// has an attribute of that key. Sources must return only IDs and such: what
+// they return goes into every line.
+func LogHandler(h slog.Handler, sources ...func(context.Context) []slog.Attr) slog.Handler {
+	return logHandler{h, sources}
+}
 
-type logHandler struct{ slog.Handler }
+type logHandler struct {
+	slog.Handler
+	sources []func(context.Context) []slog.Attr
+}
 
 func (h logHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestID(ctx); id != "" && !hasAttr(r, "request_id") {
 		r.AddAttrs(slog.String("request_id", id))
 	}
+	for _, src := range h.sources {
+		for _, a := range src(ctx) {
+			if !hasAttr(r, a.Key) {
+				r.AddAttrs(a)
+			}
+		}
+	}
 	return h.Handler.Handle(ctx, r)
 }
 
 func (h logHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return logHandler{h.Handler.WithAttrs(attrs)}
+	return logHandler{h.Handler.WithAttrs(attrs), h.sources}
 }
 
 func (h logHandler) WithGroup(name string) slog.Handler {
-	return logHandler{h.Handler.WithGroup(name)}
+	return logHandler{h.Handler.WithGroup(name), h.sources}
 }
 
 func hasAttr(r slog.Record, key string) bool {

@@ -34,6 +34,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now returns the current time, for request latency; time.Now if nil.
 	Now func() time.Time
+	// Metrics, if set, receives every request's latency and SCIM operation,
+	// and its handler is served at MetricsPath.
+	Metrics Metrics
 }
 
 // New returns the echo instance serving onramp's routes. The caller may add more
@@ -57,7 +60,12 @@ func New(cfg Config) (*echo.Echo, error) {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = errorHandler(cfg.Logger)
-	e.Use(requestIDMiddleware, logMiddleware(cfg.Logger, cfg.Now), recoverMiddleware(cfg.Logger))
+	e.Use(requestIDMiddleware, logMiddleware(cfg.Logger, cfg.Now))
+	if cfg.Metrics != nil {
+		e.Use(metricsMiddleware(cfg.Metrics, cfg.Now))
+		e.GET(MetricsPath, echo.WrapHandler(cfg.Metrics.Handler()))
+	}
+	e.Use(recoverMiddleware(cfg.Logger))
 
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.String(http.StatusOK, "ok")
@@ -98,13 +106,21 @@ func logMiddleware(logger *slog.Logger, now func() time.Time) echo.MiddlewareFun
 			if status >= http.StatusInternalServerError {
 				level = slog.LevelWarn
 			}
-			logger.LogAttrs(r.Context(), level, "request",
+			attrs := []slog.Attr{
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.Int("status", status),
 				slog.Duration("latency", now().Sub(start)),
 				slog.String("request_id", RequestID(r.Context())),
-			)
+			}
+			// Routes that name an organization and connection (the SAML
+			// endpoints) say so; the path holds the same slugs.
+			for _, p := range [...]string{"org", "connection"} {
+				if v := c.Param(p); v != "" {
+					attrs = append(attrs, slog.String(p, v))
+				}
+			}
+			logger.LogAttrs(r.Context(), level, "request", attrs...)
 			return nil
 		}
 	}
