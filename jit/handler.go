@@ -51,7 +51,23 @@ type HandlerConfig struct {
 	MaxResponseSize    int
 	SessionTTL         time.Duration
 	SessionIdle        time.Duration
+	// Metrics, if set, counts the ACS's decisions and rejections.
+	Metrics Metrics
 }
+
+// Metrics counts what the ACS decides, for monitoring; *metrics.Metrics is
+// one. Its arguments are stable codes: an Action and a Rule, a VerifyError
+// Reason.
+type Metrics interface {
+	JITDecision(outcome, rule string)
+	SAMLRejected(reason string)
+}
+
+// noMetrics counts nothing.
+type noMetrics struct{}
+
+func (noMetrics) JITDecision(string, string) {}
+func (noMetrics) SAMLRejected(string)        {}
 
 // Handler serves the SAML endpoints of DESIGN's operator contract and the
 // session API:
@@ -80,6 +96,7 @@ type Handler struct {
 	page        *template.Template
 	maxBody     int64
 	configs     configCache
+	metrics     Metrics
 }
 
 // NewHandler returns the SAML endpoints.
@@ -97,6 +114,9 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
 	}
 	tracker, err := NewRequestTracker(RequestTrackerConfig{Key: cfg.RequestKey, Now: cfg.Now})
 	if err != nil {
@@ -132,6 +152,7 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 		// in size), and a RelayState of at most a few hundred bytes; anything
 		// larger is refused before it is parsed.
 		maxBody: 2*int64(verifier.maxSize) + 16<<10,
+		metrics: cfg.Metrics,
 	}, nil
 }
 
@@ -376,6 +397,7 @@ func (h *Handler) acs(c echo.Context) error {
 	case err != nil:
 		return h.fail(c, err)
 	}
+	h.metrics.JITDecision(string(out.Decision.Action), out.Decision.Rule)
 	if out.Decision.Action == ActionRefuse {
 		return h.render(c, page{Status: http.StatusForbidden, Title: "You cannot sign in yet", Reason: out.Decision.Rule, Message: out.Decision.Hint})
 	}
@@ -391,6 +413,7 @@ func (h *Handler) acs(c echo.Context) error {
 // line (reason and detail, never the response) and the error page.
 func (h *Handler) rejected(c echo.Context, t target, ve *VerifyError) error {
 	ctx := c.Request().Context()
+	h.metrics.SAMLRejected(ve.Reason)
 	h.logger.InfoContext(ctx, "jit: saml response rejected", "org", t.org.ID, "connection", t.conn.ID, "reason", ve.Reason, "err", ve.Err)
 	ev := store.AuditEvent{OrgID: t.org.ID, Actor: "idp:" + t.conn.Slug, Action: AuditSAMLRejected, ConnectionID: t.conn.ID, Rule: ve.Reason,
 		Detail: map[string]string{"reason": ve.Reason}}
@@ -413,6 +436,7 @@ func (h *Handler) rejected(c echo.Context, t target, ve *VerifyError) error {
 // Provisioner has recorded.
 func (h *Handler) mappingFailed(c echo.Context, t target, me *MappingError) error {
 	ctx := c.Request().Context()
+	h.metrics.JITDecision(string(ActionRefuse), RuleAttributeMissing)
 	h.logger.InfoContext(ctx, "jit: assertion lacks mapped attributes", "org", t.org.ID, "connection", t.conn.ID, "fields", me.Fields, "err", me.Err)
 	msg := fmt.Sprintf("Your identity provider did not send everything %s needs. Ask your Admin to check the attribute mapping of the %s connection", t.org.Name, t.conn.Name)
 	if len(me.Fields) > 0 {
