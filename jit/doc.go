@@ -17,14 +17,16 @@
 //     response yields an Assertion only when every check has passed; otherwise
 //     Verify returns a *VerifyError whose Reason is a stable code for the error
 //     page and the audit log. gosaml2 reports some results (audience, validity
-//     time) only as warnings, and does not check InResponseTo or replay at all;
-//     Verify turns all of them into failures. See Verify for the full list.
+//     time) only as warnings, and does not check InResponseTo at all; Verify
+//     turns all of them into failures. See Verify for the full list. Verify
+//     touches no store: the replay check belongs to the sign-in (below).
 //   - Decide: the JIT policy of DESIGN.md as a pure function.
 //   - Provisioner: gathers Decide's input from the store (the identity's
 //     account, accounts with the same userName or email, mapped through the
 //     connection's attribute mapping from package attributes) and carries the
-//     decision out; a conflict with a racing SCIM push or login is re-read, so
-//     one person ends with one account. Every decision is an audit event.
+//     decision out in one store.SignIn; a conflict with a racing SCIM push or
+//     login is re-read, so one person ends with one account. Every decision
+//     is an audit event.
 //   - Profiles: an account JIT creates gets the mapped profile, the role from
 //     the mapping's role rules, the asserted groups (kept under GroupsField
 //     in Custom; SAML never creates or changes SCIM groups) and a SCIM
@@ -46,22 +48,65 @@
 //     to ask the Admin for, never the cause.
 //   - Janitor: purges expired assertion IDs and sessions periodically (Run).
 //
+// # One sign-in, one transaction
+//
+// Everything a sign-in writes is one store.SignIn, one transaction: the
+// assertion ID in the replay cache, the account's writes (identity linked,
+// account created, profile updated, LastSignInAt), the session and the
+// decision's audit events. The replay record used to be a commit of its own,
+// made by Verify before the sign-in's writes so that it was durable before
+// the assertion had any effect; in one transaction it needs no such
+// ordering, and replay protection is at least as strong:
+//
+//   - The session and the used ID become durable together or not at all. A
+//     browser gets its cookie only after the commit, so every session a
+//     browser holds has its assertion ID recorded, on every replica (the
+//     cache is the shared store's table).
+//   - A replay meets the recorded ID: SignIn inserts the ID first (INSERT …
+//     ON CONFLICT DO NOTHING) and, if it was there, writes nothing and
+//     returns store.ErrAssertionUsed, which the ACS answers as
+//     ReasonReplayed. Concurrent posts of one response meet on the
+//     assertions table's primary key: SQLite's single writer runs them one
+//     after the other; on PostgreSQL the second insert waits for the first
+//     transaction and inserts nothing if it committed. So one response
+//     yields at most one session, however many replicas it is posted to.
+//   - A sign-in that fails (a store outage, or a race that outlasts the
+//     retries) records nothing, so the person can post the same response
+//     again while it is valid; it still yields at most one session.
+//   - A refusal (a policy decision, or an assertion that lacks required
+//     attributes) records the ID in the refusal's audit write, so that a
+//     refused assertion cannot be tried again after the Admin changes the
+//     policy. A response that fails verification records nothing: its ID is
+//     not vouched for by the IdP.
+//
+// The transaction also checks that the decision still holds: the account
+// signing in must be at the Version it was read at (every change to an
+// account increments it), live and active, and its identity still linked
+// to it; a created account's userName and identity must be free. Otherwise
+// nothing is written and the Provisioner reads again and decides again.
+//
 // # Cost of a sign-in
 //
 // BenchmarkACS measures a sign-in over HTTP against gosaml2's bare
 // RetrieveAssertionInfo on the same responses. Beyond the validation itself
-// a sign-in does: the shape checks of Verify (one more XML parse), two reads
-// to resolve the organization and connection, two to find the linked
-// account, and three writes, in two rounds: the replay cache first (it must
-// be durable before the assertion has any effect), then the sign-in record
-// and the session side by side, so that they share a commit of the store.
+// a sign-in does: the shape checks of Verify (one more XML parse), one read
+// for the organization and the connection together (GetConnectionByPath),
+// one for the identity and its account together (GetLinkedUser), and one
+// write transaction, whose commit is shared with concurrent sign-ins and
+// SCIM writes by the SQLite store's group commit. The identity read runs
+// beside the signature check: the shape check tells the ACS which NameID the
+// response claims, the read starts then, and its result is used only if the
+// verified assertion names the same identity (see prefetched). A sign-in of
+// an existing account reads nothing in its transaction: conditional updates
+// of LastSignInAt check that the account and the link are unchanged. A new
+// person costs one more read (MatchUsers: the accounts with the same
+// userName or email, two index lookups in one query) and a larger write.
 // What the connection parses into (IdP metadata, SP key pair, gosaml2
 // service providers, the compiled mapping) is cached per connection and
 // rebuilt when the stored values change; an unchanged profile costs no
 // write and no token lookup. LastSignInAt is written on every sign-in, not
-// coalesced: it is part of RecordSignIn, the transaction that also writes
-// the sign-in's audit event, which DESIGN requires for every decision, so
-// coalescing it would save no commit.
+// coalesced: the sign-in's transaction commits anyway, for the session and
+// the audit event that DESIGN requires for every decision.
 //
 // Nothing in this package logs a SAML response, an assertion or a token.
 package jit

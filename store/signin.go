@@ -107,7 +107,15 @@ type SignIns interface {
 	MatchUsers(ctx context.Context, org OrgID, userName, email string, limit int) ([]User, error)
 	// SignIn performs a sign-in in one transaction: the assertion ID, the
 	// account's writes (link or create, profile, LastSignInAt), the session
-	// and the audit events become durable together or not at all. Errors:
+	// and the audit events become durable together or not at all.
+	//
+	// That is what makes the replay check safe without a commit of its own:
+	// a session exists only if its assertion ID was recorded with it, and
+	// the ID is recorded first, so a replay (sequential or concurrent, on any
+	// process sharing the database) finds it, or waits on the concurrent
+	// insert of it, and writes nothing. One assertion yields at most one
+	// session. A refusal records the ID with the refusal's events, so a
+	// refused assertion cannot be tried again either. Errors:
 	// ErrAssertionUsed (a replay; nothing written), ErrVersionMismatch (see
 	// SignInAccount), ErrConflict (Create's userName or externalId, or
 	// the identity, is taken: a race with SCIM or another sign-in; read
