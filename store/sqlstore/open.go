@@ -45,6 +45,7 @@ type options struct {
 	readers  int
 	maxBatch int
 	maxConns int
+	observe  func(op string, d time.Duration, err error) // WithObserver (observe.go)
 }
 
 // WithNow sets the clock the store stamps CreatedAt, UpdatedAt, DeletedAt and
@@ -107,6 +108,7 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger, opts ...Option) 
 	} else {
 		s.w = startGroupWriter(db.write, db.d, logger, o.maxBatch)
 	}
+	s.w = observe(s.w, o.observe)
 	return s, nil
 }
 
