@@ -24,6 +24,7 @@ type cli struct {
 	Apply   applyCmd   `cmd:"" help:"Create or update organizations and SSO connections from a YAML file (idempotent)."`
 	Token   tokenCmd   `cmd:"" help:"Create, list and revoke API bearer tokens."`
 	Migrate migrateCmd `cmd:"" help:"Apply database migrations to the latest schema version."`
+	Backup  backupCmd  `cmd:"" help:"Copy a SQLite database, consistently, while servers use it (PostgreSQL: use pg_dump)."`
 	Bench   benchCmd   `cmd:"" help:"Drive a running server and print throughput and latency."`
 	Admin   adminCmd   `cmd:"" help:"Operator tools for an organization's Admins (login-link)."`
 	Version versionCmd `cmd:"" help:"Print the version."`
@@ -172,5 +173,5 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, []string) {
 	if len(ps) > 0 {
 		return nil, ps
 	}
-	return slog.New(server.LogHandler(h)), nil
+	return slog.New(server.LogHandler(h, scimLogAttrs)), nil
 }

@@ -60,7 +60,7 @@ func (c *serveCmd) registerEmailLogin(e *env, h *echo.Echo, st store.Store, serv
 		return fmt.Errorf("email sign-in: %w", err)
 	}
 	svc, err := emaillogin.New(emaillogin.Config{
-		Store: st, Mailer: mailer, BaseURL: c.baseURL(), CodeKey: key, ReturnToOrigins: c.ReturnToOrigins,
+		Store: linkPurges{st, c.metrics}, Mailer: mailer, BaseURL: c.baseURL(), CodeKey: key, ReturnToOrigins: c.ReturnToOrigins,
 		Admin: auth, Logger: e.logger,
 	})
 	if err != nil {

@@ -50,13 +50,13 @@ func validateOrigins(origins []string) []string {
 
 // newSAMLHandler builds the SAML endpoints (metadata, login, ACS) and /api/v1/me.
 // key signs the request-tracking cookies (see serveCmd.serverKey).
-func newSAMLHandler(st store.Store, baseURL string, key []byte, origins []string, logger *slog.Logger) (*jit.Handler, error) {
+func newSAMLHandler(st store.Store, baseURL string, key []byte, origins []string, m jit.Metrics, logger *slog.Logger) (*jit.Handler, error) {
 	k := key
 	for i, o := range origins {
 		origins[i] = strings.TrimRight(o, "/")
 	}
 	h, err := jit.NewHandler(jit.HandlerConfig{
-		Store: st, BaseURL: baseURL, RequestKey: k, ReturnToOrigins: origins, Logger: logger,
+		Store: st, BaseURL: baseURL, RequestKey: k, ReturnToOrigins: origins, Logger: logger, Metrics: m,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("saml: %w", err)

@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/onramp-dev/onramp/demo"
 	"github.com/onramp-dev/onramp/emaillogin"
 	"github.com/onramp-dev/onramp/jit"
+	"github.com/onramp-dev/onramp/metrics"
 	"github.com/onramp-dev/onramp/server"
 	"github.com/onramp-dev/onramp/store"
 	"github.com/onramp-dev/onramp/store/sqlstore"
@@ -45,6 +47,8 @@ type serveCmd struct {
 
 	// emailLogin is the email sign-in, made by handler; serve runs its sweeper.
 	emailLogin *emaillogin.Service
+	// metrics, made by serve, is served at /metrics (observe.go).
+	metrics *metrics.Metrics
 }
 
 func (c *serveCmd) validate() []string {
@@ -116,7 +120,13 @@ func (c *serveCmd) Run(e *env) error {
 
 // serve runs the server on ln until e.ctx ends, then drains it. It closes ln.
 func (c *serveCmd) serve(e *env, ln net.Listener) error {
-	st, err := sqlstore.Open(e.ctx, c.DB, e.logger)
+	m, err := metrics.New(prometheus.NewRegistry(), e.logger)
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("metrics: %w", err)
+	}
+	c.metrics = m
+	st, err := sqlstore.Open(e.ctx, c.DB, e.logger, sqlstore.WithObserver(c.metrics.ObserveStore))
 	if err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("open store: %w", err)
@@ -152,7 +162,7 @@ func (c *serveCmd) serve(e *env, ln net.Listener) error {
 
 	// The janitor purges expired sessions and replay-cache entries until the
 	// signal context ends; the store is closed only after it has stopped.
-	janitor, err := jit.NewJanitor(jit.JanitorConfig{Store: st, Logger: e.logger})
+	janitor, err := jit.NewJanitor(jit.JanitorConfig{Store: janitorPurges{st, c.metrics}, Logger: e.logger})
 	if err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("janitor: %w", err)
@@ -195,11 +205,11 @@ func (c *serveCmd) handler(e *env, st store.Store) (*echo.Echo, *demo.Demo, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	samlHandler, err := newSAMLHandler(st, c.baseURL(), key, c.ReturnToOrigins, e.logger)
+	samlHandler, err := newSAMLHandler(st, c.baseURL(), key, c.ReturnToOrigins, c.metrics, e.logger)
 	if err != nil {
 		return nil, nil, err
 	}
-	h, err := server.New(server.Config{Store: st, SCIM: scimHandler, Logger: e.logger})
+	h, err := server.New(server.Config{Store: st, SCIM: scimHandler, Logger: e.logger, Metrics: c.metrics})
 	if err != nil {
 		return nil, nil, err
 	}
