@@ -34,11 +34,15 @@ type Metrics struct {
 
 // httpBuckets spans a cached read (a millisecond) to a slow 1000-user SCIM
 // page or a sign-in queued behind a write burst (tens of seconds).
-var httpBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+func httpBuckets() []float64 {
+	return []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+}
 
-// storeBuckets spans an indexed read of SQLite's page cache (well under a
-// millisecond) to a write queued behind a long group commit (seconds).
-var storeBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10}
+// storeBuckets spans a write that joins a group commit at once (a fraction of
+// a millisecond) to one queued behind a burst of them (seconds).
+func storeBuckets() []float64 {
+	return []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10}
+}
 
 // New makes the collectors and registers them, with the Go runtime and process
 // collectors, on reg. logger receives the errors of scrapes; it may be nil.
@@ -55,7 +59,7 @@ func New(reg *prometheus.Registry, logger *slog.Logger) (*Metrics, error) {
 		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "onramp", Name: "http_request_duration_seconds",
 			Help:    "Time to answer an HTTP request, by method, route pattern and status code.",
-			Buckets: httpBuckets,
+			Buckets: httpBuckets(),
 		}, []string{"method", "route", "code"}),
 		scimRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "onramp", Name: "scim_requests_total",
@@ -72,7 +76,7 @@ func New(reg *prometheus.Registry, logger *slog.Logger) (*Metrics, error) {
 		storeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "onramp", Name: "store_operation_duration_seconds",
 			Help:    "Time of a store write from submission to commit (queueing included), by operation and result.",
-			Buckets: storeBuckets,
+			Buckets: storeBuckets(),
 		}, []string{"operation", "result"}),
 		purged: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "onramp", Name: "purged_total",

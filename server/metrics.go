@@ -59,10 +59,14 @@ func scimRelative(route, path string) (string, bool) {
 	return rel, true
 }
 
-// scimResources are the SCIM endpoints (RFC 7644 section 3.2) that operations
-// and routes are named after; any other path is "other".
-var scimResources = map[string]bool{
-	"Users": true, "Groups": true, "ServiceProviderConfig": true, "Schemas": true, "ResourceTypes": true,
+// scimResource reports whether name is a SCIM endpoint (RFC 7644 section
+// 3.2) that operations and routes are named after; any other path is "other".
+func scimResource(name string) bool {
+	switch name {
+	case "Users", "Groups", "ServiceProviderConfig", "Schemas", "ResourceTypes":
+		return true
+	}
+	return false
 }
 
 // scimSplit splits a path under the SCIM base into its resource type and
@@ -70,7 +74,7 @@ var scimResources = map[string]bool{
 // paths that name no SCIM resource type.
 func scimSplit(rel string) (resource, rest string, ok bool) {
 	resource, rest, _ = strings.Cut(strings.TrimPrefix(rel, "/"), "/")
-	if !scimResources[resource] || strings.Contains(rest, "/") {
+	if !scimResource(resource) || strings.Contains(rest, "/") {
 		return "", "", false
 	}
 	return resource, rest, true
