@@ -22,7 +22,11 @@ type Families map[string]*dto.MetricFamily
 // the test.
 func Scrape(t testing.TB, url string) Families {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatalf("scrape %s: %v", url, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("scrape %s: %v", url, err)
 	}
