@@ -377,6 +377,7 @@ type Store interface {
 	Invitations
 	RateLimits
 	Secrets
+	Holds
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
 	Close() error

@@ -206,8 +206,18 @@ func listPage[T any](ctx context.Context, db *sql.DB, count, list string, args [
 // CreatedAt, LastSignInAt and DeletedAt are the store's. An Active true→false
 // change ends the user's sessions in the same transaction.
 func (s *Store) UpdateUser(ctx context.Context, org store.OrgID, id store.UserID, fn func(*store.User) error, ev store.AuditEvent) (store.User, error) {
-	var out store.User
+	return s.updateUser(ctx, org, id, fn, ev, nil)
+}
+
+// updateUser is UpdateUser; g, if set, guards a de-provisioning (holds.go).
+func (s *Store) updateUser(ctx context.Context, org store.OrgID, id store.UserID, fn func(*store.User) error, ev store.AuditEvent,
+	g *store.DeprovisionGuard) (store.User, error) {
+	var (
+		out  store.User
+		held *store.HeldError
+	)
 	err := s.write(ctx, "sqlstore: update user", func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		held = nil
 		cur, err := s.getUser(ctx, tx, s.q.getLiveUser, org, id)
 		if err != nil {
 			return err
@@ -222,6 +232,11 @@ func (s *Store) UpdateUser(ctx context.Context, org store.OrgID, id store.UserID
 		next.ID, next.OrgID, next.CreatedAt = cur.ID, cur.OrgID, cur.CreatedAt
 		next.LastSignInAt, next.DeletedAt = cur.LastSignInAt, cur.DeletedAt
 		next.Version, next.UpdatedAt = cur.Version+1, now
+		if g != nil && cur.Active && !next.Active {
+			if held, err = s.guard(ctx, tx, org, id, *g, ev, now); err != nil || held != nil {
+				return err // held: the hold commits, the update is not written
+			}
+		}
 		emails, custom, err := encodeUser(next)
 		if err != nil {
 			return err
@@ -254,16 +269,32 @@ func (s *Store) UpdateUser(ctx context.Context, org store.OrgID, id store.UserID
 	if err != nil {
 		return store.User{}, err
 	}
+	if held != nil {
+		return store.User{}, held
+	}
 	return out, nil
 }
 
 // DeleteUser turns a live user into a tombstone, ends its sessions and removes it
 // from its groups (whose Version and UpdatedAt change).
 func (s *Store) DeleteUser(ctx context.Context, org store.OrgID, id store.UserID, ev store.AuditEvent) error {
-	return s.write(ctx, "sqlstore: delete user", func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	return s.deleteUser(ctx, org, id, ev, nil)
+}
+
+// deleteUser is DeleteUser; g, if set, guards the deletion of an active user
+// (holds.go).
+func (s *Store) deleteUser(ctx context.Context, org store.OrgID, id store.UserID, ev store.AuditEvent, g *store.DeprovisionGuard) error {
+	var held *store.HeldError
+	err := s.write(ctx, "sqlstore: delete user", func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+		held = nil
 		cur, err := s.getUser(ctx, tx, s.q.getLiveUser, org, id)
 		if err != nil {
 			return err
+		}
+		if g != nil && cur.Active {
+			if held, err = s.guard(ctx, tx, org, id, *g, ev, now); err != nil || held != nil {
+				return err // held: the hold commits, the deletion is not written
+			}
 		}
 		if _, err := tx.ExecContext(ctx, s.q.tombstoneUser, micros(now), micros(now), string(org), string(id)); err != nil {
 			return fmt.Errorf("sqlstore: delete user %s: %w", id, err)
@@ -279,6 +310,10 @@ func (s *Store) DeleteUser(ctx context.Context, org store.OrgID, id store.UserID
 		}
 		return s.insertEvent(ctx, tx, userEvent(ev, cur), now, "user.deleted")
 	})
+	if err == nil && held != nil {
+		return held
+	}
+	return err
 }
 
 func cloneUser(u store.User) store.User {

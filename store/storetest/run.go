@@ -45,6 +45,7 @@ func Run(t *testing.T, open Open, caps Capabilities) {
 		{"EmailLogin", emailLoginTests()},
 		{"Admin", adminTests()},
 		{"Secrets", secretTests()},
+		{"Holds", holdTests()},
 	}
 	for _, suite := range suites {
 		t.Run(suite.name, func(t *testing.T) {
