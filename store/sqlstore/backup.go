@@ -154,7 +154,7 @@ func checkCopy(ctx context.Context, name string) (err error) {
 
 // syncFile flushes a file or directory to disk.
 func syncFile(name string) error {
-	f, err := os.Open(name)
+	f, err := os.Open(filepath.Clean(name))
 	if err != nil {
 		return fmt.Errorf("sqlstore: backup: %w", err)
 	}
