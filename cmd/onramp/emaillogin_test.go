@@ -116,7 +116,7 @@ func TestEmailSignInServed(t *testing.T) {
 
 	admin := newSignInBrowser(t, base)
 	_, _, page := admin.do(http.MethodGet, local(adminURL), nil)
-	if status, hdr, body := admin.submit(page, "/login/link", nil); status != http.StatusSeeOther || hdr.Get("Location") != "/" {
+	if status, hdr, body := admin.submit(page, "/login/link", nil); status != http.StatusSeeOther || hdr.Get("Location") != "/admin" {
 		t.Fatalf("admin link: %d %s", status, body)
 	}
 	if me := admin.me(); me["role"] != "Admin" || me["email"] != "root@acme-corp.com" {
