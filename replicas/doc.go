@@ -7,10 +7,12 @@
 // --base-url (a small load balancer in the test that each request can be
 // steered through to replica A or B) and the same --saml-key. It then checks
 // what docs/operations.md promises: a sign-in started on one replica completes
-// on the other, an assertion used on one is a replay on the other, userName
-// stays unique under SCIM writes to both, a JIT sign-in and a SCIM create of the
-// same person make one account, and a session is shared and ends on every
-// replica when the user is deactivated.
+// on the other (also with no --saml-key, on the key kept in the store); a
+// replica with another key or base URL fails closed; an assertion used on one
+// is a replay on the other; userName stays unique under SCIM writes to both; a
+// JIT sign-in and a SCIM create of the same person make one account; a session
+// is shared and ends on every replica when the user is deactivated or signs
+// out; `onramp migrate` runs beside serving replicas.
 //
 // The tests read the PostgreSQL server from ONRAMP_TEST_POSTGRES_DSN (as the
 // store's do). Without it they are skipped on a developer's machine and fail

@@ -835,10 +835,15 @@ func (d *deployment) start(tb testing.TB, name, key string) *replica {
 	return d.startWith(tb, name, d.lb.URL(), key)
 }
 
-// startWith is start with a --base-url of the caller's choice.
+// startWith is start with a --base-url of the caller's choice. An empty key
+// leaves --saml-key unset (the replica then uses the key kept in the store).
 func (d *deployment) startWith(tb testing.TB, name, baseURL, key string) *replica {
 	tb.Helper()
-	r := startReplica(tb, name, d.dir, "--db", d.db, "--base-url", baseURL, "--saml-key", key)
+	flags := []string{"--db", d.db, "--base-url", baseURL}
+	if key != "" {
+		flags = append(flags, "--saml-key", key)
+	}
+	r := startReplica(tb, name, d.dir, flags...)
 	if err := d.lb.add(name, r.url); err != nil {
 		tb.Fatal(err)
 	}

@@ -23,6 +23,7 @@ func TestReplicas(t *testing.T) {
 	t.Run("SignInStartedOnACompletesOnB", func(t *testing.T) { testSignInCrossesReplicas(t, d) })
 	t.Run("AssertionUsedOnAIsReplayOnB", func(t *testing.T) { testReplayAcrossReplicas(t, d) })
 	t.Run("ReplicaWithAnotherSAMLKeyFailsClosed", func(t *testing.T) { testOtherSAMLKey(t, d) })
+	t.Run("ReplicasWithoutSAMLKeyShareTheStoredOne", func(t *testing.T) { testStoredSAMLKey(t, d) })
 	t.Run("ReplicaWithAnotherBaseURLFailsClosed", func(t *testing.T) { testOtherBaseURL(t, d) })
 	t.Run("SCIMKeepsUserNameUniqueAcrossReplicas", func(t *testing.T) { testSCIMUniqueUserName(t, d) })
 	t.Run("SCIMVersionsAgreeAcrossReplicas", func(t *testing.T) { testSCIMVersions(t, d) })
@@ -100,6 +101,28 @@ func testOtherSAMLKey(t *testing.T, d *deployment) {
 	d.replicas["c"].stop(t)
 	if err := d.lb.remove("c"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testStoredSAMLKey: two replicas started without --saml-key use the key the
+// first of them kept in the store, so a sign-in started on one completes on
+// the other with no key configured at all.
+func testStoredSAMLKey(t *testing.T, d *deployment) {
+	d.start(t, "e", "")
+	d.start(t, "f", "")
+	b := d.browser(t)
+	resp, relay := d.startLogin(t, b, "e", "", person("00u-storedkey", "storedkey@acme-corp.com"))
+	if res := b.do(t, "f", http.MethodPost, acsPath, acsForm(resp, relay)); res.status != http.StatusSeeOther {
+		t.Fatalf("ACS on f, started on e, neither with --saml-key: %s, want 303", res)
+	}
+	if code, me := b.me(t, "a"); code != http.StatusOK || me.UserName != "00u-storedkey" {
+		t.Fatalf("me on a: %d %+v", code, me)
+	}
+	for _, name := range []string{"e", "f"} {
+		d.replicas[name].stop(t)
+		if err := d.lb.remove(name); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
