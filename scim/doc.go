@@ -18,15 +18,20 @@
 //     WWW-Authenticate: Bearer; store failure → 503. The token selects the
 //     organization and connection (Tenant in the context); every store call is
 //     scoped by that organization, so a token never reaches another's data.
-//  3. Body limit (Config.MaxBodyBytes, default 1 MiB) → 413.
-//  4. Adaptation: POST …/.search becomes the equivalent GET; a list without
+//  3. Token limits (Config.Limits, limits.go; in this process, package
+//     throttle): requests in flight per token (onramp serve: 16) and a
+//     token-bucket rate per token (100/s, bursts of 200) → 429 with
+//     Retry-After, which Okta and Entra honour by backing off.
+//  4. Body limit (Config.MaxBodyBytes, default 1 MiB) → 413; a list filter
+//     longer than MaxFilterLength (4 KiB) → 400 invalidFilter.
+//  5. Adaptation: POST …/.search becomes the equivalent GET; a list without
 //     count gets DefaultPageSize (100); count is capped at MaxPageSize (1000,
 //     store.MaxPageSize); vendor quirks are normalised (see quirks.go: Entra's
 //     string booleans, manager shapes, unquoted filter values, and
 //     emails[type eq "work"].value eq "…" filters). Shapes elimity accepts as
 //     they are (capitalised ops, explicit nulls, extra schema URIs, Okta's
 //     read-only id in PATCH values) are not touched.
-//  5. elimity validates against the schemas (schemas.go) and calls the Users and
+//  6. elimity validates against the schemas (schemas.go) and calls the Users and
 //     Groups handlers, which map every error through toSCIMError: SCIM error
 //     bodies with the right status and scimType, never internal text.
 //
@@ -42,6 +47,21 @@
 // their attributes in the same way and their members in the store; PATCH
 // operations on members become one store.MemberChange. Every change writes an
 // audit event naming the token ("token:<id>").
+//
+// # Mass de-provisioning safety rail
+//
+// User writes go through the store's guarded updates (store.Holds) with
+// Config.Limits.Deprovision. When one token de-provisions (active:false by
+// PATCH or PUT, or DELETE of an active user) more than its share of the
+// organization's active users within the window (onramp serve: 10%, but
+// never fewer than 20, within an hour), the store holds the token: that
+// write and every further de-provisioning by it change nothing and are
+// answered 429 with Retry-After: 300 and a detail telling that an Admin must
+// release the hold in the console; the audit log gets
+// scim.deprovisioning_held. 429 rather than 403, because Okta and Entra retry
+// a 429 and give up on a 403: after the release the held changes arrive with
+// the IdP's retries. Other writes of the token go on. Elimity allows no 429
+// for a write, so the answer is written past it (override in limits.go).
 //
 // # Mapping
 //

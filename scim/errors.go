@@ -45,7 +45,10 @@ func toSCIMError(ctx context.Context, err error) scimerrors.ScimError {
 		bad        *badRequest
 		patchErr   *patchError
 	)
+	var held *store.HeldError
 	switch {
+	case errors.As(err, &held):
+		return heldError(held.Hold)
 	case errors.As(err, &bad):
 		return scimerrors.ScimError{ScimType: bad.scimType, Detail: bad.detail, Status: http.StatusBadRequest}
 	case errors.As(err, &patchErr):

@@ -24,6 +24,7 @@ import (
 
 	"github.com/onramp-dev/onramp/apitoken"
 	"github.com/onramp-dev/onramp/store"
+	"github.com/onramp-dev/onramp/throttle"
 )
 
 // Limits and defaults.
@@ -41,6 +42,10 @@ const (
 // Store is the part of the store the SCIM endpoint uses.
 type Store interface {
 	store.Users
+	// UpdateUserGuarded and DeleteUserGuarded are the user writes the
+	// handlers make: they count de-provisioning against the token's limit.
+	UpdateUserGuarded(ctx context.Context, org store.OrgID, id store.UserID, fn func(*store.User) error, ev store.AuditEvent, g store.DeprovisionGuard) (store.User, error)
+	DeleteUserGuarded(ctx context.Context, org store.OrgID, id store.UserID, ev store.AuditEvent, g store.DeprovisionGuard) error
 	store.Groups
 	apitoken.Getter // GetToken, to verify bearer tokens
 	// GetConnection reads the token's connection, for its attribute mapping.
@@ -64,6 +69,9 @@ type Config struct {
 	// used before the connection is read again for changes; 0 means
 	// DefaultMappingRecheck.
 	MappingRecheck time.Duration
+	// Limits bounds each token's requests and de-provisioning (limits.go);
+	// the zero value bounds nothing. onramp serve starts from DefaultLimits.
+	Limits Limits
 }
 
 // Handler is the SCIM 2.0 endpoint, an http.Handler for every path under the
@@ -87,6 +95,10 @@ type Handler struct {
 	// noFastList sends every list through elimity; only tests set it, to compare
 	// the fast lookup's answers with elimity's.
 	noFastList atomic.Bool
+	// tokens bounds each token's request rate and requests in flight;
+	// deprovision is the mass de-provisioning safety rail (limits.go).
+	tokens      *throttle.Limiter
+	deprovision store.DeprovisionLimit
 }
 
 // New builds the SCIM endpoint.
@@ -109,6 +121,9 @@ func New(cfg Config) (*Handler, error) {
 		now:     cfg.Now,
 		maxBody: cfg.MaxBodyBytes,
 		schemas: newResourceSchemas(),
+	}
+	if err := h.setLimits(cfg.Limits); err != nil {
+		return nil, err
 	}
 	h.quirks = newQuirks(h.schemas)
 	h.patchers = newPatchers(h.schemas)
@@ -196,6 +211,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx = WithTenant(ctx, tenant)
+	release, ok := h.admit(ctx, w, tenant)
+	if !ok {
+		return
+	}
+	defer release()
+	ov := &override{}
+	ctx = withOverride(ctx, ov)
+	w = &overrideWriter{ResponseWriter: w, ov: ov}
 
 	body, scimErr := h.readBody(r)
 	if scimErr != nil {
@@ -395,6 +418,11 @@ func (h *Handler) prepare(r *http.Request, body *[]byte) *scimerrors.ScimError {
 	}
 	if r.Method == http.MethodGet && (path == "/Users" || path == "/Groups") {
 		q := r.URL.Query()
+		if f := q.Get("filter"); len(f) > MaxFilterLength {
+			e := scimerrors.ScimErrorInvalidFilter
+			e.Detail = fmt.Sprintf("The filter is longer than %d bytes.", MaxFilterLength)
+			return &e
+		}
 		if q.Get("count") == "" {
 			q.Set("count", strconv.Itoa(DefaultPageSize))
 		}
@@ -509,9 +537,19 @@ func (h *Handler) fail(ctx context.Context, err error) error {
 		return nil
 	}
 	e := toSCIMError(ctx, err)
-	if e.Status >= http.StatusInternalServerError {
+	var held *store.HeldError
+	switch {
+	case errors.As(err, &held):
+		h.log.WarnContext(ctx, "scim: de-provisioning held", "request_id", requestIDFrom(ctx), "hold", held.Hold.ID,
+			"token", held.Hold.TokenID, "new_hold", held.New)
+		if setOverride(ctx, e, strconv.Itoa(int(HeldRetryAfter/time.Second))) {
+			// What elimity writes is replaced by e; it only needs an error
+			// it accepts for every operation.
+			return scimerrors.ScimErrorInternal
+		}
+	case e.Status >= http.StatusInternalServerError:
 		h.log.ErrorContext(ctx, "scim: request failed", "request_id", requestIDFrom(ctx), "error", err)
-	} else {
+	default:
 		h.log.DebugContext(ctx, "scim: request refused", "request_id", requestIDFrom(ctx), "status", e.Status, "scim_type", string(e.ScimType))
 	}
 	return e

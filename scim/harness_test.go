@@ -69,6 +69,8 @@ type harnessOptions struct {
 	quiet bool
 	// now is the handler's clock (audit times, mapping cache); nil: time.Now.
 	now func() time.Time
+	// limits bounds tokens and de-provisioning; zero: nothing.
+	limits Limits
 }
 
 func newHarness(t testing.TB, opts ...harnessOptions) *harness {
@@ -92,7 +94,7 @@ func newHarness(t testing.TB, opts ...harnessOptions) *harness {
 
 	srv := httptest.NewUnstartedServer(nil)
 	root := "http://" + srv.Listener.Addr().String()
-	cfg := Config{Store: st, BaseURL: root + server.SCIMPrefix, Logger: logger, MaxBodyBytes: o.maxBody, Now: o.now}
+	cfg := Config{Store: st, BaseURL: root + server.SCIMPrefix, Logger: logger, MaxBodyBytes: o.maxBody, Now: o.now, Limits: o.limits}
 	h, err := New(cfg)
 	if err != nil {
 		t.Fatalf("scim.New: %v", err)

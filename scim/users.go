@@ -223,7 +223,7 @@ func (h *Handler) updateUser(ctx context.Context, r *http.Request, id string, ch
 			return h.userResource(ctx, r, pre) // nothing changes: no write, no audit event
 		}
 		action := activeAction(pre.Active, plan.profile.Active)
-		updated, err := h.store.UpdateUser(ctx, t.Org, pre.ID, func(u *store.User) error {
+		updated, err := h.store.UpdateUserGuarded(ctx, t.Org, pre.ID, func(u *store.User) error {
 			p := plan
 			if u.Version != pre.Version {
 				var err error
@@ -240,7 +240,7 @@ func (h *Handler) updateUser(ctx context.Context, r *http.Request, id string, ch
 			p.profile.applyTo(u)
 			u.Resource = p.raw
 			return nil
-		}, h.event(ctx, t, action))
+		}, h.event(ctx, t, action), h.guard(t))
 		switch {
 		case errors.Is(err, errRaced):
 			continue
@@ -270,7 +270,7 @@ func (h *Handler) deleteUser(ctx context.Context, r *http.Request, id string) er
 	if err := checkIfMatch(r, u.Version); err != nil {
 		return err
 	}
-	if err := h.store.DeleteUser(ctx, t.Org, u.ID, h.event(ctx, t, "user.deleted")); err != nil {
+	if err := h.store.DeleteUserGuarded(ctx, t.Org, u.ID, h.event(ctx, t, "user.deleted"), h.guard(t)); err != nil {
 		return fmt.Errorf("scim: delete user %s: %w", id, err)
 	}
 	return nil
