@@ -286,7 +286,12 @@ func fixValue(attr schema.CoreAttribute, v any, element bool) (any, bool) {
 	switch attr.AttributeType() {
 	case "boolean":
 		if s, ok := v.(string); ok {
-			switch strings.ToLower(strings.TrimSpace(s)) {
+			// Only spaces are trimmed: mayNeedFix lets a body through for a
+			// quoted "true" or "false" with spaces around it, and a value
+			// it does not let through must not be rewritten either (found
+			// by FuzzQuirks: "\ttrue" was rewritten only when something
+			// else in the body made it decode).
+			switch strings.ToLower(strings.Trim(s, " ")) {
 			case "true":
 				return true, true
 			case "false":
