@@ -101,6 +101,8 @@ func (h *API) routes() []route {
 		{http.MethodGet, "/groups", h.listGroups},
 		{http.MethodGet, "/groups/:group", h.getGroup},
 		{http.MethodGet, "/audit-events", h.auditEvents},
+		{http.MethodGet, "/scim-holds", h.listHolds},
+		{http.MethodPost, "/scim-holds/:hold/release", h.releaseHold},
 	}
 }
 
