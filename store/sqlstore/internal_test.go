@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/onramp-dev/onramp/store"
 )
@@ -84,20 +86,47 @@ func TestDollarRebind(t *testing.T) {
 	}
 }
 
-func TestNewIDIsUUIDv4(t *testing.T) {
+func TestNewIDIsUUIDv7(t *testing.T) {
 	seen := map[string]bool{}
 	for range 100 {
 		id, err := newID()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(id) != 36 || id[14] != '4' || !strings.ContainsRune("89ab", rune(id[19])) || strings.Count(id, "-") != 4 {
-			t.Fatalf("newID() = %q, not a version 4 UUID", id)
+		if len(id) != 36 || id[14] != '7' || !strings.ContainsRune("89ab", rune(id[19])) || strings.Count(id, "-") != 4 {
+			t.Fatalf("newID() = %q, not a version 7 UUID", id)
 		}
 		if seen[id] {
 			t.Fatalf("newID() repeated %q", id)
 		}
 		seen[id] = true
+	}
+}
+
+// TestUUIDv7Order checks that IDs sort (as text, as the indexes sort them) in
+// the order of their times, down to a microsecond, and carry the time's Unix
+// milliseconds in their first 48 bits.
+func TestUUIDv7Order(t *testing.T) {
+	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	prev := ""
+	for _, d := range []time.Duration{0, time.Microsecond, 2 * time.Microsecond, 999 * time.Microsecond,
+		time.Millisecond, time.Second, 24 * time.Hour, 40 * 365 * 24 * time.Hour} {
+		at := base.Add(d)
+		id, err := uuidV7(at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id <= prev {
+			t.Errorf("uuidV7(%v) = %s, not after %s", at, id, prev)
+		}
+		prev = id
+		ms, err := strconv.ParseUint(strings.ReplaceAll(id[:13], "-", ""), 16, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := uint64(at.UnixMilli()); ms != want { //nolint:gosec // G115: times after 1970
+			t.Errorf("uuidV7(%v) = %s: milliseconds %d, want %d", at, id, ms, want)
+		}
 	}
 }
 

@@ -64,7 +64,8 @@ func benchPrefill(b *testing.B) int {
 
 // BenchmarkSQLite runs the shared store benchmarks on a SQLite file.
 func BenchmarkSQLite(b *testing.B) {
-	storetest.Bench(b, benchOpen(), storetest.BenchConfig{Prefill: benchPrefill(b)})
+	storetest.Bench(b, benchOpen(), storetest.BenchConfig{Prefill: benchPrefill(b),
+		Filled: benchFilled(b), OpenFilled: filledSQLite(b.TempDir())})
 }
 
 // BenchmarkRawInsert is the baseline for CreateUser: single-row insert

@@ -28,7 +28,23 @@ type BenchConfig struct {
 	// such a load (PostgreSQL: the planner statistics autovacuum gathers within
 	// a minute), so that the benchmarks measure the steady state.
 	Settle func(b *testing.B, s store.Store)
+	// Filled and OpenFilled add the write benchmarks of a big directory:
+	// CreateUser/parallel<Clients>/filled=<Filled> and
+	// Sync/parallel<SyncClients>/filled=<Filled>. OpenFilled returns a new store
+	// whose organization with slug FilledOrg already holds n users, put there by
+	// whatever is quickest for the engine (not through the store); their
+	// userNames, externalIds and email addresses must be spread over the key
+	// space (FilledUserName's are), as real directories' are, and must not be
+	// FilledUserName's. nil leaves these benchmarks out.
+	Filled     int
+	OpenFilled func(b *testing.B, n int) store.Store
+	// SyncClients is the number of concurrent callers of the Sync benchmark
+	// (default 16, as in `onramp bench scim`'s sync).
+	SyncClients int
 }
+
+// FilledOrg is the slug of the organization OpenFilled fills.
+const FilledOrg = "bench"
 
 // Bench measures the store operations behind onramp's performance targets:
 //
@@ -36,14 +52,23 @@ type BenchConfig struct {
 //	CreateUser/parallel      Clients callers at once (group commit's case)
 //	GetByUserName/prefill=N  the SCIM "userName eq" lookup IdPs do before a create
 //	Deactivate/parallel      active=false with a session to end, Clients callers
+//	CreateUser/parallel/filled=N  CreateUser into an organization of N users
+//	Sync/parallel/filled=N   an IdP's initial sync: a userName eq lookup that
+//	                         finds nothing, then CreateUser, per user
 //
-// Each reports ops/s besides ns/op.
+// Each reports ops/s besides ns/op. The filled benchmarks run only when
+// cfg.OpenFilled is set; the users they create have userNames, externalIds and
+// addresses scattered over the key space (FilledUserName), so that every
+// insert lands on a random page of those indexes, as an IdP's users do.
 func Bench(b *testing.B, open BenchOpen, cfg BenchConfig) {
 	if cfg.Prefill <= 0 {
 		cfg.Prefill = 10000
 	}
 	if cfg.Clients <= 0 {
 		cfg.Clients = 64
+	}
+	if cfg.SyncClients <= 0 {
+		cfg.SyncClients = 16
 	}
 	b.Run("CreateUser/serial", func(b *testing.B) {
 		s, org := benchStore(b, open)
@@ -66,6 +91,10 @@ func Bench(b *testing.B, open BenchOpen, cfg BenchConfig) {
 		})
 		opsPerSec(b)
 	})
+
+	if cfg.OpenFilled != nil && cfg.Filled > 0 {
+		benchFilled(b, cfg)
+	}
 
 	// One prefilled store serves every run of GetByUserName.
 	s, org := benchStore(b, open)
@@ -107,6 +136,86 @@ func Bench(b *testing.B, open BenchOpen, cfg BenchConfig) {
 		})
 		opsPerSec(b)
 	})
+}
+
+// benchFilled runs the write benchmarks of a big directory.
+func benchFilled(b *testing.B, cfg BenchConfig) {
+	open := func(b *testing.B) (store.Store, store.OrgID) {
+		b.Helper()
+		b.StopTimer()
+		defer b.StartTimer()
+		s := cfg.OpenFilled(b, cfg.Filled)
+		b.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				b.Errorf("Close: %v", err)
+			}
+		})
+		o, err := s.GetOrgBySlug(context.Background(), FilledOrg)
+		if err != nil {
+			b.Fatalf("filled organization: %v", err)
+		}
+		settle(b, cfg, s)
+		return s, o.ID
+	}
+	b.Run(fmt.Sprintf("CreateUser/parallel%d/filled=%d", cfg.Clients, cfg.Filled), func(b *testing.B) {
+		s, org := open(b)
+		var n atomic.Int64
+		parallel(b, cfg.Clients, func() {
+			u := scatteredUser(org, "par", int(n.Add(1)))
+			if _, err := s.CreateUser(context.Background(), u, store.AuditEvent{Actor: "bench"}); err != nil {
+				b.Error(err)
+			}
+		})
+		opsPerSec(b)
+	})
+	b.Run(fmt.Sprintf("Sync/parallel%d/filled=%d", cfg.SyncClients, cfg.Filled), func(b *testing.B) {
+		s, org := open(b)
+		var n atomic.Int64
+		parallel(b, cfg.SyncClients, func() {
+			u := scatteredUser(org, "sync", int(n.Add(1)))
+			p, err := s.ListUsers(context.Background(), org, store.UserQuery{Count: 1,
+				Filter: store.Compare{Field: store.FieldUserName, Op: store.OpEq, Value: u.UserName}})
+			if err != nil || p.Total != 0 {
+				b.Errorf("lookup %s: %d found, err %v", u.UserName, p.Total, err)
+				return
+			}
+			if _, err := s.CreateUser(context.Background(), u, store.AuditEvent{Actor: "bench"}); err != nil {
+				b.Error(err)
+			}
+		})
+		opsPerSec(b)
+	})
+}
+
+// FilledUserName is the userName of the i-th user of a benchmark's batch
+// prefix: a 16-digit hash of prefix and i first, so that consecutive users'
+// names land far apart in an index, as people's names do.
+func FilledUserName(prefix string, i int) string {
+	return fmt.Sprintf("%016x.%s%07d@example.com", scatter(prefix, uint64(i)), prefix, i)
+}
+
+// scatteredUser is benchUser with a FilledUserName and an externalId that is
+// just as scattered (Okta's are random).
+func scatteredUser(org store.OrgID, prefix string, i int) store.User {
+	u := benchUser(org, prefix, i)
+	name := FilledUserName(prefix, i)
+	u.UserName = name
+	u.ExternalID = fmt.Sprintf("00u%016x", scatter(prefix+"/ext", uint64(i)))
+	u.Emails = []store.Email{{Value: name, Type: "work", Primary: true}}
+	u.Resource = fmt.Appendf(nil, `{"userName":%q,"name":{"givenName":"Bench","familyName":"User"},"active":true}`, name)
+	return u
+}
+
+// scatter is a SplitMix64 finalizer of i salted with prefix: a fixed,
+// well-spread 64-bit value per (prefix, i).
+func scatter(prefix string, i uint64) uint64 {
+	x := i + 0x9e3779b97f4a7c15
+	for _, c := range []byte(prefix) {
+		x = (x ^ uint64(c)) * 0x100000001b3
+	}
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
 }
 
 func settle(b *testing.B, cfg BenchConfig, s store.Store) {
