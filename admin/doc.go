@@ -1,7 +1,8 @@
 // Package admin is onramp's admin API: what an organization's Admin
 // configures (user onboarding and the access control list, SSO connections
 // and their authentication settings, attribute mappings, SCIM tokens) and
-// reads (users, groups, the audit log).
+// reads (users, groups, the audit log), and the release of a SCIM token's
+// held de-provisioning (holds.go).
 //
 // It has two layers:
 //

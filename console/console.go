@@ -171,6 +171,7 @@ func (cn *Console) routes() []route {
 		{http.MethodGet, "/users", cn.users, false},
 		{http.MethodGet, "/users/:user", cn.user, false},
 		{http.MethodGet, "/audit", cn.audit, false},
+		{http.MethodPost, "/scim-holds/:hold/release", cn.releaseHold, false},
 	}
 }
 
@@ -459,6 +460,8 @@ func notice(c echo.Context) string {
 		return "Preset applied."
 	case "revoked":
 		return "Token revoked. The identity provider can no longer push with it."
+	case "released":
+		return "Hold released. The token's deactivations and deletions go through again as the identity provider retries them."
 	}
 	return ""
 }

@@ -128,6 +128,7 @@ func TestEveryFormNeedsTheCSRFToken(t *testing.T) {
 		"/admin/acme/sso/okta/mapping/json",
 		"/admin/acme/sso/okta/scim/tokens",
 		"/admin/acme/sso/okta/scim/tokens/x/revoke",
+		"/admin/acme/scim-holds/x/release",
 	}
 	form := url.Values{
 		"op": {"save"}, "jit_email_domains": {"on"}, "domain": {"acme-corp.com"}, "slug": {"new"}, "name": {"New"},

@@ -29,6 +29,9 @@
 //     field-by-field overrides, group-to-role rules and a Preview that runs
 //     the unsaved mapping on a pasted SAML response or SCIM body, with the JIT
 //     verdict) and its SCIM provisioning (base URL, tokens shown once, revoke).
+//     While a SCIM token's de-provisioning is held (the mass de-provisioning
+//     safety rail, store.Holds), the SSO page and every SCIM page show a
+//     banner per hold, with the counts and a Release button.
 //   - Users (with the source each came from), a user's page with identities,
 //     groups and history, and the audit log.
 //

@@ -19,6 +19,7 @@ type scimData struct {
 	New         *admin.NewSCIMToken
 	Description string
 	Errors      map[string]string
+	Holds       []admin.SCIMHold // open holds: the banner (holds.go)
 }
 
 func (cn *Console) scimPage(c echo.Context, p *req, slug string) (scimData, error) {
@@ -31,7 +32,11 @@ func (cn *Console) scimPage(c echo.Context, p *req, slug string) (scimData, erro
 	if err != nil {
 		return scimData{}, err
 	}
-	return scimData{frame: cn.frame(p, "SCIM provisioning · "+conn.Name, "sso"), Conn: conn, Tab: "scim", Tokens: toks}, nil
+	holds, err := cn.openHolds(ctx, p)
+	if err != nil {
+		return scimData{}, err
+	}
+	return scimData{frame: cn.frame(p, "SCIM provisioning · "+conn.Name, "sso"), Conn: conn, Tab: "scim", Tokens: toks, Holds: holds}, nil
 }
 
 // scim is GET /admin/{org}/sso/{conn}/scim.

@@ -21,6 +21,7 @@ const maxMetadataFile = 1 << 20
 type ssoData struct {
 	frame
 	Connections []admin.Connection
+	Holds       []admin.SCIMHold // open holds: the banner (holds.go)
 }
 
 // ssoList is GET /admin/{org}/sso: the table of connections.
@@ -29,7 +30,11 @@ func (cn *Console) ssoList(c echo.Context, p *req) error {
 	if err != nil {
 		return err
 	}
-	d := ssoData{frame: cn.frame(p, "SSO", "sso"), Connections: conns}
+	holds, err := cn.openHolds(c.Request().Context(), p)
+	if err != nil {
+		return err
+	}
+	d := ssoData{frame: cn.frame(p, "SSO", "sso"), Connections: conns, Holds: holds}
 	d.Notice = notice(c)
 	return cn.render(c, http.StatusOK, "sso", d)
 }
