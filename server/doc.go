@@ -4,7 +4,7 @@
 // Prometheus metrics at /metrics.
 //
 // The middleware order, outermost first, is: request ID, request log, metrics,
-// recover. So every request, even one whose handler panics, is logged and counted
+// recover, limits. So every request, even one whose handler panics, is logged and counted
 // once with its final status and request ID. Request logs carry the method, the
 // path without its query string, the status, the latency, the request ID and, on
 // routes that name them, the organization and connection slugs; never bodies,
@@ -18,6 +18,16 @@
 // pattern (/scim/v2/Users/:id) and counted by operation (Users.patch). /metrics
 // is not authenticated: it tells request counts and latencies, no personal data,
 // but a public deployment should still keep it to the scraper (see README).
+//
+// Limits (limits.go): every request body outside SCIM is bounded (MaxBody,
+// 4 MiB; MaxACSBody, 1 MiB, for the ACS) before a handler reads it, and a
+// body declared larger is answered 413 at once; each handler bounds its own
+// lower still. Config.Limits adds per-process rate limits (package throttle)
+// on the SAML sign-in endpoints per client address and on bearer-token
+// requests outside SCIM (the admin API) per token. Refusals are in the
+// route's format: the JSON error body under /api/, an HTML page with a reason
+// code (too_large, rate_limited) elsewhere, and 429s carry Retry-After. SCIM
+// requests are left to the SCIM handler, which bounds them in SCIM's format.
 //
 // Errors become JSON bodies of the shape {"error": "...", "request_id": "..."}. A 5xx
 // never carries the cause's text, only "internal error, reference <request-id>"; the

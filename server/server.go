@@ -37,6 +37,9 @@ type Config struct {
 	// Metrics, if set, receives every request's latency and SCIM operation,
 	// and its handler is served at MetricsPath.
 	Metrics Metrics
+	// Limits bounds request rates outside SCIM (limits.go); body limits
+	// apply whatever it holds.
+	Limits Limits
 }
 
 // New returns the echo instance serving onramp's routes. The caller may add more
@@ -66,6 +69,7 @@ func New(cfg Config) (*echo.Echo, error) {
 		e.GET(MetricsPath, echo.WrapHandler(cfg.Metrics.Handler()))
 	}
 	e.Use(recoverMiddleware(cfg.Logger))
+	e.Use(limitsMiddleware(cfg.Limits, cfg.Now))
 
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.String(http.StatusOK, "ok")
