@@ -11,8 +11,8 @@ import (
 )
 
 // newSCIMHandler builds the SCIM endpoint served at BASE/scim/v2.
-func newSCIMHandler(st store.Store, baseURL string, logger *slog.Logger) (http.Handler, error) {
-	h, err := scim.New(scim.Config{Store: st, BaseURL: baseURL + server.SCIMPrefix, Logger: logger})
+func newSCIMHandler(st store.Store, baseURL string, limits scim.Limits, logger *slog.Logger) (http.Handler, error) {
+	h, err := scim.New(scim.Config{Store: st, BaseURL: baseURL + server.SCIMPrefix, Logger: logger, Limits: limits})
 	if err != nil {
 		return nil, fmt.Errorf("scim: %w", err)
 	}

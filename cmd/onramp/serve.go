@@ -16,10 +16,12 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/onramp-dev/onramp/admin"
 	"github.com/onramp-dev/onramp/demo"
 	"github.com/onramp-dev/onramp/emaillogin"
 	"github.com/onramp-dev/onramp/jit"
 	"github.com/onramp-dev/onramp/metrics"
+	"github.com/onramp-dev/onramp/scim"
 	"github.com/onramp-dev/onramp/server"
 	"github.com/onramp-dev/onramp/store"
 	"github.com/onramp-dev/onramp/store/sqlstore"
@@ -32,6 +34,9 @@ const (
 	readTimeout       = 30 * time.Second
 	writeTimeout      = 60 * time.Second
 	idleTimeout       = 120 * time.Second
+	// maxHeaderBytes bounds a request's headers (net/http's default is 1 MiB):
+	// onramp's largest are a few cookies and a bearer token.
+	maxHeaderBytes = 64 << 10
 )
 
 type serveCmd struct {
@@ -43,7 +48,16 @@ type serveCmd struct {
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" env:"ONRAMP_SHUTDOWN_TIMEOUT" default:"25s" placeholder:"DURATION" help:"How long SIGTERM waits for in-flight requests before giving up (default: ${default})."`
 	SMTPURL         string        `name:"smtp-url" env:"ONRAMP_SMTP_URL" placeholder:"URL" help:"SMTP server for sign-in links and invitations: smtp://user:pass@host:port (STARTTLS when offered; ?starttls=required to insist) or smtps://… (TLS). Without it, they are written to the log."`
 	MailFrom        string        `name:"mail-from" env:"ONRAMP_MAIL_FROM" placeholder:"ADDRESS" help:"From address of the emails, e.g. \"Acme sign-in <signin@acme.example>\"; required with --smtp-url."`
-	Demo            bool          `name:"demo" env:"ONRAMP_DEMO" help:"Also set up and serve a demo: organization demo with a built-in SAML IdP at BASE/demo/idp and JIT sign-up, a landing page at BASE/, and a new SCIM token printed as the last line of stdout. SQLite only; the IdP key is kept in DB.demo-idp.pem."`
+	// Limits (README, "Limits"): 0 turns each off.
+	AuditRetention    time.Duration `name:"audit-retention" env:"ONRAMP_AUDIT_RETENTION" default:"8760h" placeholder:"DURATION" help:"How long audit events are kept; older ones are purged in the background. 0 keeps them forever (default: ${default}, a year)."`
+	SCIMHoldPercent   float64       `name:"scim-hold-percent" env:"ONRAMP_SCIM_HOLD_PERCENT" default:"10" placeholder:"PERCENT" help:"Mass de-provisioning safety rail: a SCIM token that deactivates or deletes more than this share of its organization's active users (and more than --scim-hold-minimum) within --scim-hold-window is held until an Admin releases it in the console. 0 turns the rail off (default: ${default})."`
+	SCIMHoldMinimum   int           `name:"scim-hold-minimum" env:"ONRAMP_SCIM_HOLD_MINIMUM" default:"20" placeholder:"N" help:"De-provisionings a SCIM token may always make within the window, whatever the share (default: ${default})."`
+	SCIMHoldWindow    time.Duration `name:"scim-hold-window" env:"ONRAMP_SCIM_HOLD_WINDOW" default:"1h" placeholder:"DURATION" help:"The safety rail's sliding window (default: ${default})."`
+	SCIMTokenInFlight int           `name:"scim-token-inflight" env:"ONRAMP_SCIM_TOKEN_INFLIGHT" default:"16" placeholder:"N" help:"SCIM requests of one token served at once by this process; more get 429 with Retry-After: 1. 0: no limit (default: ${default})."`
+	SCIMTokenRate     float64       `name:"scim-token-rate" env:"ONRAMP_SCIM_TOKEN_RATE" default:"100" placeholder:"PER_SECOND" help:"SCIM requests per second one token may make to this process (bursts of twice as many); more get 429 with Retry-After. 0: no limit (default: ${default})."`
+	SAMLRate          float64       `name:"saml-rate" env:"ONRAMP_SAML_RATE" default:"50" placeholder:"PER_SECOND" help:"SAML sign-in requests (login, ACS) per second one client address may make to this process (bursts of twice as many); more get 429. Behind a proxy every client shares its address. 0: no limit (default: ${default})."`
+	APITokenRate      float64       `name:"api-token-rate" env:"ONRAMP_API_TOKEN_RATE" default:"20" placeholder:"PER_SECOND" help:"Admin API requests per second one bearer token may make to this process (bursts of twice as many); more get 429. 0: no limit (default: ${default})."`
+	Demo              bool          `name:"demo" env:"ONRAMP_DEMO" help:"Also set up and serve a demo: organization demo with a built-in SAML IdP at BASE/demo/idp and JIT sign-up, a landing page at BASE/, and a new SCIM token printed as the last line of stdout. SQLite only; the IdP key is kept in DB.demo-idp.pem."`
 
 	// emailLogin is the email sign-in, made by handler; serve runs its sweeper.
 	emailLogin *emaillogin.Service
@@ -64,9 +78,41 @@ func (c *serveCmd) validate() []string {
 	if c.ShutdownTimeout <= 0 {
 		ps = append(ps, "--shutdown-timeout (ONRAMP_SHUTDOWN_TIMEOUT) must be positive")
 	}
+	ps = append(ps, c.validateLimits()...)
 	ps = append(ps, c.validateDemo()...)
 	ps = append(ps, c.validateMail()...)
 	return ps
+}
+
+// validateLimits checks the limit flags: none negative, a share of at most
+// 100%, a window for a rail that is on.
+func (c *serveCmd) validateLimits() []string {
+	var ps []string
+	if c.AuditRetention < 0 {
+		ps = append(ps, "--audit-retention (ONRAMP_AUDIT_RETENTION) must not be negative")
+	}
+	if c.SCIMHoldPercent < 0 || c.SCIMHoldPercent > 100 {
+		ps = append(ps, "--scim-hold-percent (ONRAMP_SCIM_HOLD_PERCENT) must be from 0 to 100")
+	}
+	if c.SCIMHoldMinimum < 0 {
+		ps = append(ps, "--scim-hold-minimum (ONRAMP_SCIM_HOLD_MINIMUM) must not be negative")
+	}
+	if c.SCIMHoldPercent > 0 && c.SCIMHoldWindow <= 0 {
+		ps = append(ps, "--scim-hold-window (ONRAMP_SCIM_HOLD_WINDOW) must be positive while the rail is on")
+	}
+	if c.SCIMTokenInFlight < 0 || c.SCIMTokenRate < 0 || c.SAMLRate < 0 || c.APITokenRate < 0 {
+		ps = append(ps, "--scim-token-inflight, --scim-token-rate, --saml-rate and --api-token-rate must not be negative")
+	}
+	return ps
+}
+
+// scimLimits are the SCIM handler's limits from the flags.
+func (c *serveCmd) scimLimits() scim.Limits {
+	return scim.Limits{
+		TokenRate:     c.SCIMTokenRate,
+		TokenInFlight: c.SCIMTokenInFlight,
+		Deprovision:   store.DeprovisionLimit{Share: c.SCIMHoldPercent / 100, Minimum: c.SCIMHoldMinimum, Window: c.SCIMHoldWindow},
+	}
 }
 
 // validateAddr checks a HOST:PORT listen address. An empty host listens on every
@@ -149,6 +195,7 @@ func (c *serveCmd) serve(e *env, ln net.Listener) error {
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(e.logger.Handler(), slog.LevelWarn),
 	}
 	e.logger.Info("listening", "addr", ln.Addr().String(), "base_url", c.baseURL(),
@@ -171,6 +218,15 @@ func (c *serveCmd) serve(e *env, ln net.Listener) error {
 	defer background.Wait()
 	background.Go(func() { _ = janitor.Run(e.ctx) })
 	background.Go(func() { c.emailLogin.RunSweeper(e.ctx, jit.DefaultJanitorInterval) })
+	if c.AuditRetention > 0 {
+		retention, err := admin.NewRetentionSweeper(admin.RetentionConfig{Store: st, Keep: c.AuditRetention, Logger: e.logger,
+			Purged: func(n int) { c.metrics.Purged("audit_events", n) }})
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("audit retention: %w", err)
+		}
+		background.Go(func() { retention.Run(e.ctx) })
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -197,7 +253,7 @@ func (c *serveCmd) serve(e *env, ln net.Listener) error {
 // handler builds the server's routes: health, SCIM, SAML and, with --demo,
 // the demo (returned too, for its URLs).
 func (c *serveCmd) handler(e *env, st store.Store) (*echo.Echo, *demo.Demo, error) {
-	scimHandler, err := newSCIMHandler(st, c.baseURL(), e.logger)
+	scimHandler, err := newSCIMHandler(st, c.baseURL(), c.scimLimits(), e.logger)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -209,7 +265,8 @@ func (c *serveCmd) handler(e *env, st store.Store) (*echo.Echo, *demo.Demo, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	h, err := server.New(server.Config{Store: st, SCIM: scimHandler, Logger: e.logger, Metrics: c.metrics})
+	h, err := server.New(server.Config{Store: st, SCIM: scimHandler, Logger: e.logger, Metrics: c.metrics,
+		Limits: server.Limits{SAMLRate: c.SAMLRate, TokenRate: c.APITokenRate}})
 	if err != nil {
 		return nil, nil, err
 	}
