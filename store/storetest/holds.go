@@ -50,12 +50,15 @@ func newHoldFixture(t *testing.T, s store.Store, slug string, n int, active bool
 
 // defaultLimit is onramp's default: 10% of the active users, at least 20,
 // within an hour.
-var defaultLimit = store.DeprovisionLimit{Share: 0.1, Minimum: 20, Window: time.Hour}
+func defaultLimit() store.DeprovisionLimit {
+	return store.DeprovisionLimit{Share: 0.1, Minimum: 20, Window: time.Hour}
+}
 
-var holdT0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+// holdT0 is when the tests' de-provisionings start.
+func holdT0() time.Time { return time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC) }
 
 func (f holdFixture) guard(at time.Time) store.DeprovisionGuard {
-	return store.DeprovisionGuard{Token: f.token, ConnectionID: f.conn.ID, Limit: defaultLimit, At: at}
+	return store.DeprovisionGuard{Token: f.token, ConnectionID: f.conn.ID, Limit: defaultLimit(), At: at}
 }
 
 func (f holdFixture) ev() store.AuditEvent {
@@ -94,10 +97,10 @@ func activeCount(t *testing.T, s store.Store, org store.OrgID) int {
 func testHoldCrossing(t *testing.T, s store.Store) {
 	f := newHoldFixture(t, s, "acme", 30, true) // allowed: max(20, 10% of 30) = 20
 	for i := range 20 {
-		check(t, f.deactivate(t, s, i, holdT0.Add(time.Duration(i)*time.Second)))
+		check(t, f.deactivate(t, s, i, holdT0().Add(time.Duration(i)*time.Second)))
 	}
 	before := must(s.GetUser(ctx(t), f.org.ID, f.users[20].ID))(t)
-	h := wantHeld(t, f.deactivate(t, s, 20, holdT0.Add(time.Minute)), true)
+	h := wantHeld(t, f.deactivate(t, s, 20, holdT0().Add(time.Minute)), true)
 	if h.ID == "" || h.OrgID != f.org.ID || h.TokenID != f.token || h.ConnectionID != f.conn.ID || !h.Open() ||
 		h.Deprovisioned != 20 || h.ActiveUsers != 30 || h.Allowed != 20 || h.Window != time.Hour {
 		t.Errorf("hold = %+v", h)
@@ -110,7 +113,7 @@ func testHoldCrossing(t *testing.T, s store.Store) {
 		t.Errorf("active users = %d, want 10", n)
 	}
 	// Further de-provisioning is held by the same hold, with no new event.
-	again := wantHeld(t, f.deactivate(t, s, 21, holdT0.Add(2*time.Minute)), false)
+	again := wantHeld(t, f.deactivate(t, s, 21, holdT0().Add(2*time.Minute)), false)
 	if again.ID != h.ID {
 		t.Errorf("second refusal names hold %s, want %s", again.ID, h.ID)
 	}
@@ -142,14 +145,14 @@ func testHoldCrossing(t *testing.T, s store.Store) {
 func testHoldDelete(t *testing.T, s store.Store) {
 	f := newHoldFixture(t, s, "acme", 22, true)
 	for i := range 20 {
-		check(t, s.DeleteUserGuarded(ctx(t), f.org.ID, f.users[i].ID, f.ev(), f.guard(holdT0)))
+		check(t, s.DeleteUserGuarded(ctx(t), f.org.ID, f.users[i].ID, f.ev(), f.guard(holdT0())))
 	}
-	wantHeld(t, s.DeleteUserGuarded(ctx(t), f.org.ID, f.users[20].ID, f.ev(), f.guard(holdT0)), true)
+	wantHeld(t, s.DeleteUserGuarded(ctx(t), f.org.ID, f.users[20].ID, f.ev(), f.guard(holdT0())), true)
 	u := must(s.GetUser(ctx(t), f.org.ID, f.users[20].ID))(t)
 	if u.DeletedAt != nil || !u.Active {
 		t.Errorf("held deletion changed the user: %+v", u)
 	}
-	wantHeld(t, s.DeleteUserGuarded(ctx(t), f.org.ID, f.users[21].ID, f.ev(), f.guard(holdT0)), false)
+	wantHeld(t, s.DeleteUserGuarded(ctx(t), f.org.ID, f.users[21].ID, f.ev(), f.guard(holdT0())), false)
 	if n := len(events(t, s, f.org.ID, "user.deleted")); n != 20 {
 		t.Errorf("%d user.deleted events, want 20", n)
 	}
@@ -158,9 +161,9 @@ func testHoldDelete(t *testing.T, s store.Store) {
 func testHoldShare(t *testing.T, s store.Store) {
 	f := newHoldFixture(t, s, "acme", 250, true) // allowed: max(20, 25) = 25
 	for i := range 25 {
-		check(t, f.deactivate(t, s, i, holdT0))
+		check(t, f.deactivate(t, s, i, holdT0()))
 	}
-	h := wantHeld(t, f.deactivate(t, s, 25, holdT0), true)
+	h := wantHeld(t, f.deactivate(t, s, 25, holdT0()), true)
 	if h.Allowed != 25 || h.ActiveUsers != 250 || h.Deprovisioned != 25 {
 		t.Errorf("hold = %+v, want 25 of 250 allowed 25", h)
 	}
@@ -169,9 +172,9 @@ func testHoldShare(t *testing.T, s store.Store) {
 func testHoldRelease(t *testing.T, s store.Store) {
 	f := newHoldFixture(t, s, "acme", 60, true)
 	for i := range 20 {
-		check(t, f.deactivate(t, s, i, holdT0))
+		check(t, f.deactivate(t, s, i, holdT0()))
 	}
-	h := wantHeld(t, f.deactivate(t, s, 20, holdT0), true)
+	h := wantHeld(t, f.deactivate(t, s, 20, holdT0()), true)
 
 	other := newOrg(t, s, "other")
 	_, err := s.ReleaseHold(ctx(t), other.ID, h.ID, store.AuditEvent{Actor: "user:mallory"})
@@ -201,9 +204,9 @@ func testHoldRelease(t *testing.T, s store.Store) {
 	// The count starts afresh: the held user and the next ones go through,
 	// up to the limit again (20 of the 40 now active, at least 20).
 	for i := 20; i < 40; i++ {
-		check(t, f.deactivate(t, s, i, holdT0.Add(time.Minute)))
+		check(t, f.deactivate(t, s, i, holdT0().Add(time.Minute)))
 	}
-	h2 := wantHeld(t, f.deactivate(t, s, 40, holdT0.Add(time.Minute)), true)
+	h2 := wantHeld(t, f.deactivate(t, s, 40, holdT0().Add(time.Minute)), true)
 	if h2.ID == h.ID || h2.Deprovisioned != 20 || h2.ActiveUsers != 40 {
 		t.Errorf("second hold = %+v", h2)
 	}
@@ -212,10 +215,10 @@ func testHoldRelease(t *testing.T, s store.Store) {
 func testHoldSmallOrg(t *testing.T, s store.Store) {
 	f := newHoldFixture(t, s, "tiny", 20, true) // at most Minimum users: never held
 	for i := range 15 {
-		check(t, f.deactivate(t, s, i, holdT0))
+		check(t, f.deactivate(t, s, i, holdT0()))
 	}
 	for i := 15; i < 20; i++ {
-		check(t, s.DeleteUserGuarded(ctx(t), f.org.ID, f.users[i].ID, f.ev(), f.guard(holdT0)))
+		check(t, s.DeleteUserGuarded(ctx(t), f.org.ID, f.users[i].ID, f.ev(), f.guard(holdT0())))
 	}
 	if n := activeCount(t, s, f.org.ID); n != 0 {
 		t.Errorf("active users = %d, want 0", n)
@@ -228,26 +231,26 @@ func testHoldSmallOrg(t *testing.T, s store.Store) {
 func testHoldReactivation(t *testing.T, s store.Store) {
 	f := newHoldFixture(t, s, "acme", 30, false) // all inactive
 	for i := range 30 {
-		_, err := s.UpdateUserGuarded(ctx(t), f.org.ID, f.users[i].ID, setActive(true), f.ev(), f.guard(holdT0))
+		_, err := s.UpdateUserGuarded(ctx(t), f.org.ID, f.users[i].ID, setActive(true), f.ev(), f.guard(holdT0()))
 		check(t, err)
 	}
 	// Deleting inactive users takes no one's access: neither counted nor held.
 	extra := newUser(t, s, f.org.ID, "gone", func(u *store.User) { u.Active = false })
-	check(t, s.DeleteUserGuarded(ctx(t), f.org.ID, extra.ID, f.ev(), f.guard(holdT0)))
+	check(t, s.DeleteUserGuarded(ctx(t), f.org.ID, extra.ID, f.ev(), f.guard(holdT0())))
 	// Only de-provisionings count: 20 go through, the 21st is held.
 	for i := range 20 {
-		check(t, f.deactivate(t, s, i, holdT0))
+		check(t, f.deactivate(t, s, i, holdT0()))
 	}
-	wantHeld(t, f.deactivate(t, s, 20, holdT0), true)
+	wantHeld(t, f.deactivate(t, s, 20, holdT0()), true)
 }
 
 func testHoldWindow(t *testing.T, s store.Store) {
 	f := newHoldFixture(t, s, "acme", 100, true)
 	for i := range 20 {
-		check(t, f.deactivate(t, s, i, holdT0))
+		check(t, f.deactivate(t, s, i, holdT0()))
 	}
 	// Past the window the earlier ones no longer count.
-	later := holdT0.Add(time.Hour + time.Second)
+	later := holdT0().Add(time.Hour + time.Second)
 	for i := 20; i < 40; i++ {
 		check(t, f.deactivate(t, s, i, later))
 	}
@@ -257,24 +260,24 @@ func testHoldWindow(t *testing.T, s store.Store) {
 func testHoldOtherTokens(t *testing.T, s store.Store) {
 	f := newHoldFixture(t, s, "acme", 50, true)
 	for i := range 20 {
-		check(t, f.deactivate(t, s, i, holdT0))
+		check(t, f.deactivate(t, s, i, holdT0()))
 	}
-	wantHeld(t, f.deactivate(t, s, 20, holdT0), true)
+	wantHeld(t, f.deactivate(t, s, 20, holdT0()), true)
 	// Writes by the held token that de-provision no one go on.
 	renamed := must(s.UpdateUserGuarded(ctx(t), f.org.ID, f.users[21].ID, func(u *store.User) error {
 		u.DisplayName = "Renamed"
 		return nil
-	}, f.ev(), f.guard(holdT0)))(t)
+	}, f.ev(), f.guard(holdT0())))(t)
 	if renamed.DisplayName != "Renamed" || !renamed.Active {
 		t.Errorf("renamed = %+v", renamed)
 	}
-	if u := must(s.UpdateUserGuarded(ctx(t), f.org.ID, f.users[0].ID, setActive(true), f.ev(), f.guard(holdT0)))(t); !u.Active {
+	if u := must(s.UpdateUserGuarded(ctx(t), f.org.ID, f.users[0].ID, setActive(true), f.ev(), f.guard(holdT0())))(t); !u.Active {
 		t.Errorf("reactivation by the held token: %+v", u)
 	}
 	// Another token of the organization is not held.
 	must(s.CreateToken(ctx(t), store.Token{ID: "tok-second", OrgID: f.org.ID, ConnectionID: f.conn.ID, Kind: store.TokenSCIM,
 		Hash: []byte{2}}, store.AuditEvent{}))(t)
-	g := f.guard(holdT0)
+	g := f.guard(holdT0())
 	g.Token = "tok-second"
 	_, err := s.UpdateUserGuarded(ctx(t), f.org.ID, f.users[22].ID, setActive(false), f.ev(), g)
 	check(t, err)
@@ -286,7 +289,7 @@ func testHoldOtherTokens(t *testing.T, s store.Store) {
 func testHoldConcurrent(t *testing.T, s store.Store) {
 	f := newHoldFixture(t, s, "acme", 40, true) // allowed 20
 	for i := range 15 {
-		check(t, f.deactivate(t, s, i, holdT0))
+		check(t, f.deactivate(t, s, i, holdT0()))
 	}
 	const racers = 10
 	var (
@@ -299,7 +302,7 @@ func testHoldConcurrent(t *testing.T, s store.Store) {
 	for i := 15; i < 15+racers; i++ {
 		wg.Go(func() {
 			<-start
-			err := f.deactivate(t, s, i, holdT0)
+			err := f.deactivate(t, s, i, holdT0())
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -330,7 +333,7 @@ func testHoldConcurrent(t *testing.T, s store.Store) {
 
 func testHoldDisabled(t *testing.T, s store.Store) {
 	f := newHoldFixture(t, s, "acme", 30, true)
-	g := f.guard(holdT0)
+	g := f.guard(holdT0())
 	g.Limit = store.DeprovisionLimit{}
 	for i := range 30 {
 		_, err := s.UpdateUserGuarded(ctx(t), f.org.ID, f.users[i].ID, setActive(false), f.ev(), g)
