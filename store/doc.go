@@ -20,6 +20,10 @@
 //     on a serialization failure), so it must be a pure function of its argument.
 //   - Deactivating (Active true→false) or deleting a user ends all its sessions in
 //     the same transaction.
+//   - De-provisioning by a provisioning token (UpdateUserGuarded,
+//     DeleteUserGuarded) is counted against its DeprovisionLimit inside the
+//     write's own transaction, serialised per token across processes; past
+//     the limit the token is held (holds.go) until ReleaseHold.
 //   - Deleting a user leaves a tombstone: the row keeps its ID, identities and
 //     history with DeletedAt set, disappears from lists, frees its userName for a new
 //     account, and GetUser still returns it (so JIT can refuse to resurrect it).
