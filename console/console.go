@@ -63,6 +63,9 @@ type Config struct {
 	Service *admin.Service
 	// Store is required.
 	Store Store
+	// Invitations, if set, adds Users → Invitations (invite by email with a
+	// role, resend, revoke); *emaillogin.Service is one.
+	Invitations Invitations
 	// Logger receives the causes of internal errors; discarded if nil.
 	Logger *slog.Logger
 }
@@ -71,6 +74,7 @@ type Config struct {
 type Console struct {
 	svc    *admin.Service
 	st     Store
+	inv    Invitations // nil: no invitations page
 	logger *slog.Logger
 	pages  map[string]*template.Template
 	assets fs.FS
@@ -99,7 +103,7 @@ func New(cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console: assets: %w", err)
 	}
-	return &Console{svc: cfg.Service, st: cfg.Store, logger: cfg.Logger, pages: pages, assets: assets}, nil
+	return &Console{svc: cfg.Service, st: cfg.Store, inv: cfg.Invitations, logger: cfg.Logger, pages: pages, assets: assets}, nil
 }
 
 // parseTemplates parses every page with the layout and the shared parts.
@@ -149,7 +153,7 @@ type route struct {
 }
 
 func (cn *Console) routes() []route {
-	return []route{
+	rs := []route{
 		{http.MethodGet, "", cn.orgHome, false},
 		{http.MethodGet, "/organization", cn.organization, false},
 		{http.MethodPost, "/organization/onboarding", cn.postOnboarding, false},
@@ -173,6 +177,17 @@ func (cn *Console) routes() []route {
 		{http.MethodGet, "/audit", cn.audit, false},
 		{http.MethodPost, "/scim-holds/:hold/release", cn.releaseHold, false},
 	}
+	if cn.inv != nil {
+		// echo prefers a static segment to a parameter whatever the order
+		// of registration, so /users/invitations is never a user's page.
+		rs = append(rs,
+			route{http.MethodGet, "/users/invitations", cn.invitations, false},
+			route{http.MethodPost, "/users/invitations", cn.invite, false},
+			route{http.MethodPost, "/users/invitations/:invitation/resend", cn.resendInvitation, false},
+			route{http.MethodPost, "/users/invitations/:invitation/revoke", cn.revokeInvitation, false},
+		)
+	}
+	return rs
 }
 
 // req is an authorized console request: the Admin and what every page shows
@@ -198,11 +213,13 @@ type frame struct {
 	Error  string
 	// SignOutTo is where signing out leads.
 	SignOutTo string
+	// Invites shows Users → Invitations in the menu.
+	Invites bool
 }
 
 func (cn *Console) frame(p *req, title, nav string) frame {
 	o := p.actor.Org()
-	return frame{Title: title, Nav: nav, Org: o, Me: p.user, CSRF: p.csrf, SignOutTo: signInPath(o.Slug, "")}
+	return frame{Title: title, Nav: nav, Org: o, Me: p.user, CSRF: p.csrf, SignOutTo: signInPath(o.Slug, ""), Invites: cn.inv != nil}
 }
 
 // orgPath is the path of an organization's console page.
@@ -460,6 +477,12 @@ func notice(c echo.Context) string {
 		return "Preset applied."
 	case "revoked":
 		return "Token revoked. The identity provider can no longer push with it."
+	case "invited":
+		return "Invitation sent."
+	case "resent":
+		return "Invitation sent again, with a new link; the previous link no longer works."
+	case "invitation-revoked":
+		return "Invitation revoked. Its link no longer works."
 	case "released":
 		return "Hold released. The token's deactivations and deletions go through again as the identity provider retries them."
 	}

@@ -72,7 +72,7 @@ func TestSignInPageLinksToTheOrganizationsSSO(t *testing.T) {
 
 func TestMemberGets403Page(t *testing.T) {
 	h := newHarness(t)
-	for _, path := range []string{"/admin/acme/organization", "/admin/acme/sso", "/admin/acme/sso/okta", "/admin/acme/users", "/admin/acme/audit"} {
+	for _, path := range []string{"/admin/acme/organization", "/admin/acme/sso", "/admin/acme/sso/okta", "/admin/acme/users", "/admin/acme/users/invitations", "/admin/acme/audit"} {
 		p := h.get(t, h.memberC, path).want(t, http.StatusForbidden)
 		if got := text(find(p.doc, func(n *html.Node) bool { return n.Data == "h1" })); got != "Only Admins can use the admin console" {
 			t.Errorf("%s: a Member sees %q", path, got)
@@ -129,8 +129,12 @@ func TestEveryFormNeedsTheCSRFToken(t *testing.T) {
 		"/admin/acme/sso/okta/scim/tokens",
 		"/admin/acme/sso/okta/scim/tokens/x/revoke",
 		"/admin/acme/scim-holds/x/release",
+		"/admin/acme/users/invitations",
+		"/admin/acme/users/invitations/x/resend",
+		"/admin/acme/users/invitations/x/revoke",
 	}
-	form := url.Values{
+	h.allowDomains(t, h.acme, "acme.example")
+	form := url.Values{"email": {"kim@acme.example"}, "role": {"Member"},
 		"op": {"save"}, "jit_email_domains": {"on"}, "domain": {"acme-corp.com"}, "slug": {"new"}, "name": {"New"},
 		"jit_provisioning": {"on"}, "preset": {"entra"}, "description": {"t"}, "overrides": {`{"defaultRole":"Admin"}`},
 	}
@@ -148,8 +152,11 @@ func TestEveryFormNeedsTheCSRFToken(t *testing.T) {
 		}
 	}
 	o := h.getOrg(t, h.acme)
-	if o.Onboarding.JITEmailDomains || len(o.Access.EmailDomains) != 0 {
+	if o.Onboarding.JITEmailDomains || len(o.Access.EmailDomains) != 1 {
 		t.Fatalf("onboarding changed: %+v", o)
+	}
+	if n := len(h.invitations(t, h.acme)); n != 0 {
+		t.Fatalf("%d invitations after refused forms", n)
 	}
 	c, err := h.st.GetConnection(context.Background(), h.okta.ID)
 	if err != nil {
@@ -186,7 +193,7 @@ func TestPagesAreNotCachedAndLoadNothingFromElsewhere(t *testing.T) {
 	h.get(t, nil, "/admin/assets/nope.css").want(t, http.StatusNotFound)
 	// Every input has a label.
 	for _, path := range []string{"/admin/acme/organization?edit=onboarding", "/admin/acme/sso/new", "/admin/acme/sso/okta?edit=authentication",
-		"/admin/acme/sso/okta?edit=details", "/admin/acme/sso/okta/mapping", "/admin/acme/sso/okta/scim", "/admin/acme/users", "/admin/acme/audit"} {
+		"/admin/acme/sso/okta?edit=details", "/admin/acme/sso/okta/mapping", "/admin/acme/sso/okta/scim", "/admin/acme/users", "/admin/acme/users/invitations", "/admin/acme/audit"} {
 		p := h.get(t, h.adminC, path).want(t, http.StatusOK)
 		checkLabels(t, path, p)
 	}

@@ -34,6 +34,12 @@
 //     banner per hold, with the counts and a Release button.
 //   - Users (with the source each came from), a user's page with identities,
 //     groups and history, and the audit log.
+//   - Users → Invitations (when Config.Invitations is set): Invite people, a
+//     form with Email, Role (Member or Admin) and Invite, and the pending
+//     invitations, each with Resend and Revoke. The page calls package
+//     emaillogin's service directly, as the API does; an address whose
+//     domain is not in accessControl.emailDomains is refused next to the
+//     field, and nothing is saved or sent.
 //
 // # Security
 //

@@ -17,7 +17,10 @@ import (
 
 	"github.com/onramp-dev/onramp/admin"
 	"github.com/onramp-dev/onramp/console"
+	"github.com/onramp-dev/onramp/emaillogin"
 	"github.com/onramp-dev/onramp/jit"
+	"github.com/onramp-dev/onramp/mail"
+	"github.com/onramp-dev/onramp/mail/mailtest"
 	"github.com/onramp-dev/onramp/server"
 	"github.com/onramp-dev/onramp/store"
 	"github.com/onramp-dev/onramp/store/sqlstore"
@@ -26,13 +29,15 @@ import (
 const baseURL = "https://onramp.example"
 
 // harness serves the console as `onramp serve` does (the server front, the
-// SAML endpoints, the admin API and the console) over a real SQLite file,
+// SAML endpoints, the email sign-in with its invitations, sending through a
+// real SMTP server, the admin API and the console) over a real SQLite file,
 // with two organizations and sessions of an Admin, a Member and another
 // organization's Admin.
 type harness struct {
 	url  string
 	st   *sqlstore.Store
 	logs *syncBuffer
+	smtp *mailtest.Server
 
 	acme, other                  store.Org
 	okta                         store.Connection
@@ -64,7 +69,18 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	admin.NewAPI(svc, logger).Register(e)
-	cn, err := console.New(console.Config{Service: svc, Store: st, Logger: logger})
+	smtpSrv := mailtest.Start(t, mailtest.Options{TLS: true})
+	mailer, err := mail.NewSMTP(mail.SMTPConfig{URL: smtpSrv.URL(), From: "onramp <noreply@onramp.test>", TLS: smtpSrv.ClientTLS()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	email, err := emaillogin.New(emaillogin.Config{Store: st, Mailer: mailer, BaseURL: baseURL,
+		CodeKey: bytes.Repeat([]byte("c"), emaillogin.MinCodeKeyLen), Admin: svc, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	email.Register(e)
+	cn, err := console.New(console.Config{Service: svc, Store: st, Invitations: email, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +88,7 @@ func newHarness(t *testing.T) *harness {
 	ts := httptest.NewServer(e)
 	t.Cleanup(ts.Close)
 
-	h := &harness{url: ts.URL, st: st, logs: logs}
+	h := &harness{url: ts.URL, st: st, logs: logs, smtp: smtpSrv}
 	h.acme = h.org(t, "acme", "Acme Corp")
 	h.other = h.org(t, "other", "Other Inc.")
 	h.okta = h.conn(t, h.acme, "okta", "Okta")

@@ -277,7 +277,7 @@ func (c *serveCmd) handler(e *env, st store.Store) (*echo.Echo, *demo.Demo, erro
 	if err := registerAdminAPI(h, st, c.baseURL(), e.logger); err != nil {
 		return nil, nil, err
 	}
-	if err := registerConsole(h, st, c.baseURL(), e.logger); err != nil {
+	if err := registerConsole(h, st, c.baseURL(), c.emailLogin, e.logger); err != nil {
 		return nil, nil, err
 	}
 	if !c.Demo {
