@@ -28,9 +28,27 @@
 //	                       folds case itself (below), so the same SQL means the
 //	                       same thing on both engines
 //	_stmt_cache_size=64    prepared statements are reused per connection
+//	_cache_size=-65536     a 64 MiB page cache (SQLite's default is 2 MiB): the
+//	                       writer keeps the upper levels and recently written
+//	                       pages of a million users' indexes instead of
+//	                       reading them again for every insert
+//	temp_store=MEMORY      savepoint journals stay in memory: every write job
+//	                       runs in a SAVEPOINT (below), and with temp_store=FILE
+//	                       SQLite spills each job's journal to a temporary file
+//	                       (hundreds of kilobytes written per user created)
+//	wal_autocheckpoint=4000  the writer checkpoints itself only past 4000 WAL
+//	                       pages (16 MiB); the checkpointer below does it
+//	                       sooner, off the writer's path
+//	journal_size_limit=64 MiB  a WAL that grew bigger is truncated back when
+//	                       it restarts
 //
-// and the readers with _query_only=on and the same foreign key, busy and LIKE
-// settings.
+// (the last three as PRAGMAs run on each new connection, since the driver's DSN
+// cannot carry them) and the readers with _query_only=on and the same foreign
+// key, busy and LIKE settings, and SQLite's default page cache: a lookup reads
+// a few pages of one index, the top ones stay cached, and the leaves of a
+// million users' indexes would not fit in any cache worth its memory, four or
+// more times over. mmap_size stays 0: mapped pages of the file count in the
+// process's resident memory, which would then grow with the database.
 //
 // synchronous=FULL: store/doc.go promises that an acknowledged write survives a
 // crash of the process, and onramp's callers (IdPs pushing SCIM, people signing
@@ -58,6 +76,23 @@
 // the whole batch). A panic in a job (say, in an update closure) is rolled back
 // and re-raised in its caller. Close stops accepting jobs, runs the queued ones
 // and closes the database.
+//
+// # Checkpoints (SQLite)
+//
+// A COMMIT appends the changed pages to the WAL; a checkpoint later copies them
+// into the database file and fsyncs it. By default SQLite runs one inside the
+// COMMIT that takes the WAL past 1000 pages, and with a big database (a million
+// users: a random page of each of three indexes per user created) that copy
+// and its fsync cost the writer as much again as the commits themselves, while
+// every caller waits. So a checkpointer (checkpoint.go), on a connection of its
+// own with synchronous=FULL, runs a PASSIVE checkpoint after commits, at most
+// every 100 ms: it copies what no reader still needs, beside the writer, taking
+// no lock the writer or a reader waits for. A PASSIVE checkpoint never restarts
+// the WAL, and under a constant stream of commits the WAL would grow without
+// end; the writer's own checkpoint, at 4000 pages, does restart it, and by then
+// it finds most pages already copied. Durability is unchanged: a write is
+// durable when its COMMIT has fsynced the WAL, and a checkpoint fsyncs the
+// database file before the WAL it copied may be overwritten.
 //
 // Reads use a separate pool of reader connections. List queries count and read
 // their page in one read transaction, so Total and Items agree.
@@ -165,7 +200,11 @@
 // Unicode folds the same on every engine. userName is unique per organization
 // among live users (a partial unique index: a tombstone frees its name), and so is
 // a non-empty externalId (stored as NULL when empty). Users and groups have an
-// INTEGER seq that orders lists by creation. Filters are translated into
+// INTEGER seq that orders lists by creation. The IDs the store makes (users,
+// groups, organizations, connections, invitations, holds) are version 7 UUIDs,
+// time first (codec.go), so that new rows append to the unique indexes on id
+// and on the columns that refer to it (user_emails, group_members) instead of
+// landing on a random page of each. Filters are translated into
 // parameterised SQL (filter.go); userName eq, externalId eq, emails.value eq and
 // members.value eq are index lookups (TestIndexedLookups and
 // TestPostgresIndexedLookups check the query plans).
@@ -184,7 +223,13 @@
 //
 // BenchmarkSQLite runs storetest.Bench (CreateUser serial and from 64 clients,
 // GetByUserName in an organization of ONRAMP_BENCH_PREFILL users, default 10000,
-// and Deactivate). BenchmarkRawInsert is the baseline: single-row insert
+// and Deactivate; then CreateUser from 64 clients and an IdP's sync, a lookup
+// that finds nothing and a create per user from 16 clients, in an organization
+// that already holds ONRAMP_BENCH_FILLED users, default 100000, with names
+// scattered over the indexes as people's are). The filled organization is
+// loaded once per run by bulk SQL into a template file, which every benchmark
+// copies; ONRAMP_BENCH_FILL_DIR keeps the template between runs (a million
+// users take a minute or two to load and 1.3 GB). BenchmarkRawInsert is the baseline: single-row insert
 // transactions of a users row with the same pragmas through plain database/sql.
 // BenchmarkGroupCommit compares 64 clients with group commit on and off and
 // reports jobs per COMMIT. Compare ops/s within one run: the fsync rate of a

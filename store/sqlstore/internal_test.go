@@ -44,6 +44,11 @@ func TestPragmas(t *testing.T) {
 	check("writer", "synchronous", "2", groupOf(t, s).db) // FULL
 	check("writer", "foreign_keys", "1", groupOf(t, s).db)
 	check("writer", "busy_timeout", "10000", groupOf(t, s).db)
+	check("writer", "temp_store", "2", groupOf(t, s).db) // MEMORY
+	check("writer", "cache_size", "-65536", groupOf(t, s).db)
+	check("writer", "wal_autocheckpoint", "4000", groupOf(t, s).db)
+	check("writer", "journal_size_limit", "67108864", groupOf(t, s).db)
+	check("checkpointer", "synchronous", "2", groupOf(t, s).ckpt.db)
 	check("reader", "journal_mode", "wal", s.read)
 	check("reader", "foreign_keys", "1", s.read)
 	check("reader", "query_only", "1", s.read)

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -13,7 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
-	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" database/sql driver
+	"github.com/mattn/go-sqlite3" // also registers the "sqlite3" database/sql driver
 	"github.com/pressly/goose/v3"
 
 	"github.com/onramp-dev/onramp/store"
@@ -106,7 +107,8 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger, opts ...Option) 
 	if db.d.concurrentWrites {
 		s.w = newTxWriter(db.write, db.d, logger)
 	} else {
-		s.w = startGroupWriter(db.write, db.d, logger, o.maxBatch)
+		s.w = startGroupWriter(db.write, db.d, logger, o.maxBatch,
+			startCheckpointer(db.ckpt, logger, checkpointPause))
 	}
 	s.w = observe(s.w, o.observe)
 	return s, nil
@@ -128,17 +130,22 @@ func Migrate(ctx context.Context, dsn string, logger *slog.Logger) error {
 	return migrate(ctx, db.d, db.write, logger)
 }
 
-// dbs is an opened database: its dialect, the pool writes and migrations use and
-// the pool reads use (the same one on PostgreSQL).
+// dbs is an opened database: its dialect, the pool writes and migrations use,
+// the pool reads use (the same one on PostgreSQL) and, on SQLite, the
+// checkpointer's connection (checkpoint.go).
 type dbs struct {
 	d           *dialect
 	write, read *sql.DB
+	ckpt        *sql.DB
 }
 
 func (db dbs) close() error {
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
+	}
+	if db.ckpt != nil {
+		err = errors.Join(err, db.ckpt.Close())
 	}
 	return err
 }
@@ -169,7 +176,12 @@ func openDBs(ctx context.Context, dsn string, o options) (dbs, error) {
 	if err != nil {
 		return dbs{}, err
 	}
-	return dbs{d: d, write: wdb, read: rdb}, nil
+	ckpt := sql.OpenDB(sqliteConnector{dsn: dsn + sqliteCheckpointer})
+	ckpt.SetMaxOpenConns(1)
+	ckpt.SetMaxIdleConns(1)
+	ckpt.SetConnMaxLifetime(0)
+	ckpt.SetConnMaxIdleTime(0)
+	return dbs{d: d, write: wdb, read: rdb, ckpt: ckpt}, nil
 }
 
 // openPostgres opens a pgx connection pool through database/sql. The DSN is
@@ -194,9 +206,40 @@ func openPostgres(dsn string, maxConns int) (*sql.DB, error) {
 // SQLite connection settings; doc.go explains each choice.
 const (
 	sqliteCommon = "_foreign_keys=on&_busy_timeout=10000&_cslike=on&_stmt_cache_size=64"
-	sqliteWriter = "?_journal_mode=WAL&_synchronous=FULL&_txlock=immediate&" + sqliteCommon
+	sqliteWriter = "?_journal_mode=WAL&_synchronous=FULL&_txlock=immediate&_cache_size=-65536&" + sqliteCommon
 	sqliteReader = "?_query_only=on&_txlock=deferred&" + sqliteCommon
+
+	sqliteCheckpointer = "?_synchronous=FULL&_busy_timeout=10000"
+
+	sqliteWriterPragmas = "PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 4000; PRAGMA journal_size_limit = 67108864;"
+
+	// checkpointPause is how long the checkpointer rests after a checkpoint.
+	checkpointPause = 100 * time.Millisecond
 )
+
+// sqliteConnector opens connections to a SQLite file with the settings of its
+// DSN, then runs pragmas, the settings the driver's DSN cannot carry, on each
+// connection before database/sql uses it.
+type sqliteConnector struct {
+	dsn     string
+	pragmas string
+}
+
+func (c sqliteConnector) Connect(context.Context) (driver.Conn, error) {
+	return c.Driver().Open(c.dsn)
+}
+
+func (c sqliteConnector) Driver() driver.Driver {
+	return &sqlite3.SQLiteDriver{ConnectHook: func(conn *sqlite3.SQLiteConn) error {
+		if c.pragmas == "" {
+			return nil
+		}
+		if _, err := conn.Exec(c.pragmas, nil); err != nil {
+			return fmt.Errorf("sqlstore: connection settings: %w", err)
+		}
+		return nil
+	}}
+}
 
 func openSQLite(ctx context.Context, path string, readers int) (wdb, rdb *sql.DB, err error) {
 	switch {
@@ -207,10 +250,7 @@ func openSQLite(ctx context.Context, path string, readers int) (wdb, rdb *sql.DB
 	case path == ":memory:" || strings.Contains(path, "mode=memory"):
 		return nil, nil, errors.New("sqlstore: in-memory SQLite is not supported: readers and the writer must share a file")
 	}
-	wdb, err = sql.Open("sqlite3", path+sqliteWriter)
-	if err != nil {
-		return nil, nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
-	}
+	wdb = sql.OpenDB(sqliteConnector{dsn: path + sqliteWriter, pragmas: sqliteWriterPragmas})
 	// One writer connection, never closed while the store is open: SQLite allows
 	// one writer at a time, and owning it means no write of ours waits on a lock
 	// held by another of ours.

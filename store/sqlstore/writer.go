@@ -51,6 +51,7 @@ type groupWriter struct {
 	d        *dialect
 	log      *slog.Logger
 	maxBatch int
+	ckpt     *checkpointer // told of every COMMIT; closed with the writer
 
 	// commits and committed count batches and the jobs they committed, for the
 	// benchmarks' jobs/commit figure.
@@ -62,12 +63,13 @@ type groupWriter struct {
 	exited chan struct{}
 }
 
-func startGroupWriter(db *sql.DB, d *dialect, log *slog.Logger, maxBatch int) *groupWriter {
+func startGroupWriter(db *sql.DB, d *dialect, log *slog.Logger, maxBatch int, ckpt *checkpointer) *groupWriter {
 	w := &groupWriter{
 		db:       db,
 		d:        d,
 		log:      log,
 		maxBatch: maxBatch,
+		ckpt:     ckpt,
 		jobs:     make(chan *job, 4*maxBatch),
 		exited:   make(chan struct{}),
 	}
@@ -122,8 +124,12 @@ func (w *groupWriter) close() error {
 	close(w.jobs)
 	w.mu.Unlock()
 	<-w.exited
+	cerr := w.ckpt.close()
 	if err := w.db.Close(); err != nil {
-		return fmt.Errorf("sqlstore: close writer: %w", err)
+		return fmt.Errorf("sqlstore: close writer: %w", errors.Join(err, cerr))
+	}
+	if cerr != nil {
+		return fmt.Errorf("sqlstore: close checkpointer: %w", cerr)
 	}
 	return nil
 }
@@ -198,6 +204,7 @@ func (w *groupWriter) run(batch []*job) {
 		return
 	}
 	w.commits.Add(1)
+	w.ckpt.committed()
 	for i := range batch {
 		if live[i] {
 			w.committed.Add(1)
