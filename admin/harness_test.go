@@ -21,7 +21,10 @@ import (
 
 	"github.com/onramp-dev/onramp/admin"
 	"github.com/onramp-dev/onramp/apitoken"
+	"github.com/onramp-dev/onramp/emaillogin"
 	"github.com/onramp-dev/onramp/jit"
+	"github.com/onramp-dev/onramp/mail"
+	"github.com/onramp-dev/onramp/mail/mailtest"
 	"github.com/onramp-dev/onramp/server"
 	"github.com/onramp-dev/onramp/store"
 	"github.com/onramp-dev/onramp/store/sqlstore"
@@ -57,14 +60,16 @@ type cred struct {
 }
 
 // harness serves onramp's routes as `onramp serve` does (the server front,
-// the SAML endpoints and the admin API) over a real SQLite file, with two
-// organizations and credentials of every kind.
+// the SAML endpoints, the email sign-in, whose invitation and domain-route
+// endpoints are part of the admin API, and the admin API) over a real SQLite
+// file, with two organizations and credentials of every kind.
 type harness struct {
 	url    string
 	st     *sqlstore.Store
 	echo   *echo.Echo
 	logs   *syncBuffer
 	router routers.Router
+	smtp   *mailtest.Server
 
 	acme, other store.Org
 	// Credentials.
@@ -97,10 +102,21 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	admin.NewAPI(svc, logger).Register(e)
+	smtpSrv := mailtest.Start(t, mailtest.Options{TLS: true})
+	mailer, err := mail.NewSMTP(mail.SMTPConfig{URL: smtpSrv.URL(), From: "onramp <noreply@onramp.test>", TLS: smtpSrv.ClientTLS()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	email, err := emaillogin.New(emaillogin.Config{Store: st, Mailer: mailer, BaseURL: baseURL,
+		CodeKey: bytes.Repeat([]byte("c"), emaillogin.MinCodeKeyLen), Admin: svc, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	email.Register(e)
 	ts := httptest.NewServer(e)
 	t.Cleanup(ts.Close)
 
-	h := &harness{url: ts.URL, st: st, echo: e, logs: logs, router: openAPIRouter(t)}
+	h := &harness{url: ts.URL, st: st, echo: e, logs: logs, router: openAPIRouter(t), smtp: smtpSrv}
 	h.acme = h.org(t, "acme")
 	h.other = h.org(t, "other")
 	h.okta = h.conn(t, h.acme, "okta")
