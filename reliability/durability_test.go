@@ -216,7 +216,10 @@ func (c *durabilityClient) run(ctx context.Context, hc *http.Client, base, token
 		case res.status >= 200 && res.status < 300:
 			acked.Add(1)
 		case res.status == http.StatusTooManyRequests:
+			// A rate limit: nothing was written. Wait a little, as an IdP
+			// does (the round ends with the kill anyway).
 			c.counts.throttled++
+			time.Sleep(100 * time.Millisecond)
 		default:
 			return fmt.Errorf("client %d: %s: unexpected HTTP %d: %s", c.n, op, res.status, res.body)
 		}
