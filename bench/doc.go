@@ -14,4 +14,12 @@
 // accepted as targets. The users it creates are named bench-<run>-<n>@example.com,
 // where <run> is random per run, so runs against the same database do not collide;
 // they stay in the organization afterwards (use a throw-away database).
+//
+// RunMixed is the engine of `onramp bench mixed`: for a given duration, many
+// clients each send a rotation of SCIM writes and lookups, IdP-initiated SAML
+// sign-ins and admin API changes, and the report has throughput, latency
+// percentiles and errors per kind of request. The sign-ins are signed by IdP,
+// a SAML identity provider (crewjam/saml's) whose key pair is kept in a file,
+// so that the metadata an operator registers and the responses of a later
+// run belong together.
 package bench
