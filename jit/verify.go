@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/beevik/etree"
 	"github.com/jonboulle/clockwork"
@@ -267,6 +268,13 @@ func decodeBase64(s string) ([]byte, error) {
 // cryptography. It returns the NameID the (unencrypted) assertion claims,
 // unverified, or "".
 func precheck(raw []byte, countAssertions bool) (claimedNameID string, err error) {
+	// Bytes that are not UTF-8 text starting with markup are no XML document
+	// at all (for example a deflated response, which the HTTP-POST binding
+	// never sends): name them malformed before scanning them for declarations,
+	// which random bytes can contain by chance.
+	if !utf8.Valid(raw) || !bytes.HasPrefix(bytes.TrimLeft(bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")), " \t\r\n"), []byte("<")) {
+		return "", reject(ReasonMalformed, errors.New("not an XML document"))
+	}
 	if hasMarkupDeclaration(raw) {
 		return "", reject(ReasonDoctype, errors.New("document has a markup declaration"))
 	}
