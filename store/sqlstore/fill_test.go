@@ -95,6 +95,13 @@ func fillSQLite(ctx context.Context, path string, n int) error {
 	if err != nil {
 		return err
 	}
+	return fillOrg(ctx, path, o.ID, n)
+}
+
+// fillOrg adds n users to the organization org of the database at path, as
+// fillSQLite describes, with bulk INSERT … SELECT statements on a connection
+// of its own (no store may have the file open).
+func fillOrg(ctx context.Context, path string, org store.OrgID, n int) error {
 	// Bulk-load settings: this is a benchmark's set-up, not the store.
 	db, err := sql.Open("sqlite3", path+"?_journal_mode=WAL&_synchronous=OFF&_foreign_keys=off&_cache_size=-262144")
 	if err != nil {
@@ -130,7 +137,7 @@ func fillSQLite(ctx context.Context, path string, n int) error {
 		SELECT ?2, ?3 + i, 'bench', 'user.created', id, '', '', '', NULL FROM fill ORDER BY i`,
 		`DROP TABLE fill`,
 	} {
-		if _, err := tx.ExecContext(ctx, q, n, string(o.ID), t0); err != nil {
+		if _, err := tx.ExecContext(ctx, q, n, string(org), t0); err != nil {
 			return fmt.Errorf("%.40s…: %w", q, err)
 		}
 	}

@@ -45,7 +45,7 @@ func TestPragmas(t *testing.T) {
 	check("writer", "foreign_keys", "1", groupOf(t, s).db)
 	check("writer", "busy_timeout", "10000", groupOf(t, s).db)
 	check("writer", "temp_store", "2", groupOf(t, s).db) // MEMORY
-	check("writer", "cache_size", "-65536", groupOf(t, s).db)
+	check("writer", "cache_size", "-32768", groupOf(t, s).db)
 	check("writer", "wal_autocheckpoint", "4000", groupOf(t, s).db)
 	check("writer", "journal_size_limit", "67108864", groupOf(t, s).db)
 	check("checkpointer", "synchronous", "2", groupOf(t, s).ckpt.db)

@@ -206,7 +206,7 @@ func openPostgres(dsn string, maxConns int) (*sql.DB, error) {
 // SQLite connection settings; doc.go explains each choice.
 const (
 	sqliteCommon = "_foreign_keys=on&_busy_timeout=10000&_cslike=on&_stmt_cache_size=64"
-	sqliteWriter = "?_journal_mode=WAL&_synchronous=FULL&_txlock=immediate&_cache_size=-65536&" + sqliteCommon
+	sqliteWriter = "?_journal_mode=WAL&_synchronous=FULL&_txlock=immediate&_cache_size=-32768&" + sqliteCommon
 	sqliteReader = "?_query_only=on&_txlock=deferred&" + sqliteCommon
 
 	sqliteCheckpointer = "?_synchronous=FULL&_busy_timeout=10000"
