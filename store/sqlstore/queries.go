@@ -30,9 +30,9 @@ type queries struct {
 	insertConn, getConn, getConnLocked, getConnBySlug, listConns, updateConn, deleteConn string
 	deleteConnTokens, deleteConnIdentities, deleteConnAssertions                         string
 
-	insertUser, insertEmail, deleteEmails, getUser, getLiveUser, updateUser string
-	tombstoneUser, deleteUserSessions, touchUserGroups, deleteUserMembers   string
-	isLiveUser                                                              string
+	insertUser, insertEmail, deleteEmails, getUser, getLiveUser           string
+	tombstoneUser, deleteUserSessions, touchUserGroups, deleteUserMembers string
+	isLiveUser                                                            string
 
 	insertGroup, getGroup, getGroupLocked, updateGroup, deleteGroup, deleteGroupMembers string
 	listMembers, memberIDs, addMember, removeMember, listUserGroups                     string
@@ -84,10 +84,6 @@ func newQueries(d *dialect) queries {
 		getUser:      r(`SELECT ` + userCols + ` FROM users u WHERE u.org_id = ? AND u.id = ?`),
 		getLiveUser: r(`SELECT ` + userCols + ` FROM users u WHERE u.org_id = ? AND u.id = ? AND u.deleted_at IS NULL` +
 			d.forUpdate),
-		updateUser: r(`UPDATE users SET user_name = ?, user_name_lower = ?, external_id = ?, display_name = ?,
-			display_name_lower = ?, given_name = ?, family_name = ?, emails = ?, active = ?, role = ?,
-			custom = ?, source = ?, connection_id = ?, resource = ?, version = ?, updated_at = ?
-			WHERE id = ?`),
 		tombstoneUser: r(`UPDATE users SET deleted_at = ?, updated_at = ?, version = version + 1
 			WHERE org_id = ? AND id = ? AND deleted_at IS NULL`),
 		deleteUserSessions: r(`DELETE FROM sessions WHERE user_id = ?`),

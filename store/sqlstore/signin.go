@@ -315,24 +315,8 @@ func (s *Store) signInProfile(ctx context.Context, tx *sql.Tx, in store.SignIn, 
 
 // writeProfile writes next over cur, as UpdateUser does, with its event.
 func (s *Store) writeProfile(ctx context.Context, tx *sql.Tx, cur, next store.User, ev store.AuditEvent, now time.Time) error {
-	emails, custom, err := encodeUser(next)
-	if err != nil {
+	if err := s.writeUser(ctx, tx, cur, next, fmt.Sprintf("sqlstore: sign in: update profile of user %s", next.ID)); err != nil {
 		return err
-	}
-	_, err = tx.ExecContext(ctx, s.q.updateUser, next.UserName, strings.ToLower(next.UserName),
-		nullString(next.ExternalID), next.DisplayName, strings.ToLower(next.DisplayName), next.GivenName,
-		next.FamilyName, emails, next.Active, next.Role, custom, string(next.Source),
-		string(next.ConnectionID), nullRaw(next.Resource), next.Version, micros(now), string(next.ID))
-	if err != nil {
-		return s.d.classify(err, fmt.Sprintf("sqlstore: sign in: update profile of user %s", next.ID))
-	}
-	if !slices.Equal(cur.Emails, next.Emails) {
-		if _, err := tx.ExecContext(ctx, s.q.deleteEmails, string(next.ID)); err != nil {
-			return fmt.Errorf("sqlstore: sign in: user %s: delete emails: %w", next.ID, err)
-		}
-		if err := s.insertEmails(ctx, tx, next); err != nil {
-			return err
-		}
 	}
 	return s.insertEvent(ctx, tx, userEvent(ev, next), now, "user.updated")
 }

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -237,24 +238,8 @@ func (s *Store) updateUser(ctx context.Context, org store.OrgID, id store.UserID
 				return err // held: the hold commits, the update is not written
 			}
 		}
-		emails, custom, err := encodeUser(next)
-		if err != nil {
+		if err := s.writeUser(ctx, tx, cur, next, fmt.Sprintf("sqlstore: update user %q", next.UserName)); err != nil {
 			return err
-		}
-		_, err = tx.ExecContext(ctx, s.q.updateUser, next.UserName, strings.ToLower(next.UserName),
-			nullString(next.ExternalID), next.DisplayName, strings.ToLower(next.DisplayName), next.GivenName,
-			next.FamilyName, emails, next.Active, next.Role, custom, string(next.Source),
-			string(next.ConnectionID), nullRaw(next.Resource), next.Version, micros(now), string(id))
-		if err != nil {
-			return s.d.classify(err, fmt.Sprintf("sqlstore: update user %q", next.UserName))
-		}
-		if !slices.Equal(cur.Emails, next.Emails) {
-			if _, err := tx.ExecContext(ctx, s.q.deleteEmails, string(id)); err != nil {
-				return fmt.Errorf("sqlstore: update user %s: delete emails: %w", id, err)
-			}
-			if err := s.insertEmails(ctx, tx, next); err != nil {
-				return err
-			}
 		}
 		action := "user.updated"
 		if cur.Active && !next.Active {
@@ -273,6 +258,90 @@ func (s *Store) updateUser(ctx context.Context, org store.OrgID, id store.UserID
 		return store.User{}, held
 	}
 	return out, nil
+}
+
+// writeUser writes next, an update of the live user cur with Version and
+// UpdatedAt set, over cur's row: the UPDATE assigns version, updated_at and
+// only the columns whose stored value changes, and the user_emails rows are
+// rewritten only if the addresses change. An UPDATE makes SQLite delete and
+// re-insert the entry of every index that covers a column it assigns, and
+// check every unique one, whether or not the value changed; so a SCIM PATCH
+// of active, or a sign-in that refreshes a name, leaves the userName and
+// externalId indexes alone (in a big directory, a random page of each that
+// COMMIT would write). A unique violation is reported as store.ErrConflict,
+// with what naming the write.
+func (s *Store) writeUser(ctx context.Context, tx *sql.Tx, cur, next store.User, what string) error {
+	emails, custom, err := encodeUser(next)
+	if err != nil {
+		return err
+	}
+	var set strings.Builder
+	args := make([]any, 0, 17)
+	assign := func(col string, v any) {
+		set.WriteString(col)
+		set.WriteString(" = ?, ")
+		args = append(args, v)
+	}
+	if next.UserName != cur.UserName {
+		assign("user_name", next.UserName)
+	}
+	if lower := strings.ToLower(next.UserName); lower != strings.ToLower(cur.UserName) {
+		assign("user_name_lower", lower)
+	}
+	if next.ExternalID != cur.ExternalID {
+		assign("external_id", nullString(next.ExternalID))
+	}
+	if next.DisplayName != cur.DisplayName {
+		assign("display_name", next.DisplayName)
+	}
+	if lower := strings.ToLower(next.DisplayName); lower != strings.ToLower(cur.DisplayName) {
+		assign("display_name_lower", lower)
+	}
+	if next.GivenName != cur.GivenName {
+		assign("given_name", next.GivenName)
+	}
+	if next.FamilyName != cur.FamilyName {
+		assign("family_name", next.FamilyName)
+	}
+	emailsChanged := !slices.Equal(cur.Emails, next.Emails)
+	if emailsChanged {
+		assign("emails", emails)
+	}
+	if next.Active != cur.Active {
+		assign("active", next.Active)
+	}
+	if next.Role != cur.Role {
+		assign("role", next.Role)
+	}
+	if !maps.Equal(cur.Custom, next.Custom) {
+		assign("custom", custom)
+	}
+	if next.Source != cur.Source {
+		assign("source", string(next.Source))
+	}
+	if next.ConnectionID != cur.ConnectionID {
+		assign("connection_id", string(next.ConnectionID))
+	}
+	if !bytes.Equal(cur.Resource, next.Resource) {
+		assign("resource", nullRaw(next.Resource))
+	}
+	set.WriteString("version = ?, updated_at = ?")
+	args = append(args, next.Version, micros(next.UpdatedAt), string(next.ID))
+	// At most 2^14 distinct statements, in practice a handful (a PATCH of
+	// active, a PUT that changes names), each prepared once per connection
+	// and then served from the statement caches.
+	if _, err := tx.ExecContext(ctx, s.d.rebind("UPDATE users SET "+set.String()+" WHERE id = ?"), args...); err != nil {
+		return s.d.classify(err, what)
+	}
+	if emailsChanged {
+		if _, err := tx.ExecContext(ctx, s.q.deleteEmails, string(next.ID)); err != nil {
+			return fmt.Errorf("%s: delete emails: %w", what, err)
+		}
+		if err := s.insertEmails(ctx, tx, next); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DeleteUser turns a live user into a tombstone, ends its sessions and removes it

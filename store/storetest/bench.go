@@ -29,7 +29,8 @@ type BenchConfig struct {
 	// a minute), so that the benchmarks measure the steady state.
 	Settle func(b *testing.B, s store.Store)
 	// Filled and OpenFilled add the write benchmarks of a big directory:
-	// CreateUser/parallel<Clients>/filled=<Filled> and
+	// CreateUser/parallel<Clients>/filled=<Filled>,
+	// Deactivate/parallel<Clients>/filled=<Filled> and
 	// Sync/parallel<SyncClients>/filled=<Filled>. OpenFilled returns a new store
 	// whose organization with slug FilledOrg already holds n users, put there by
 	// whatever is quickest for the engine (not through the store); their
@@ -53,6 +54,7 @@ const FilledOrg = "bench"
 //	GetByUserName/prefill=N  the SCIM "userName eq" lookup IdPs do before a create
 //	Deactivate/parallel      active=false with a session to end, Clients callers
 //	CreateUser/parallel/filled=N  CreateUser into an organization of N users
+//	Deactivate/parallel/filled=N  a PATCH of active=false there (Clients callers)
 //	Sync/parallel/filled=N   an IdP's initial sync: a userName eq lookup that
 //	                         finds nothing, then CreateUser, per user
 //
@@ -163,6 +165,37 @@ func benchFilled(b *testing.B, cfg BenchConfig) {
 		parallel(b, cfg.Clients, func() {
 			u := scatteredUser(org, "par", int(n.Add(1)))
 			if _, err := s.CreateUser(context.Background(), u, store.AuditEvent{Actor: "bench"}); err != nil {
+				b.Error(err)
+			}
+		})
+		opsPerSec(b)
+	})
+	b.Run(fmt.Sprintf("Deactivate/parallel%d/filled=%d", cfg.Clients, cfg.Filled), func(b *testing.B) {
+		s, org := open(b)
+		b.StopTimer()
+		var ids []store.UserID
+		for len(ids) < b.N {
+			p, err := s.ListUsers(context.Background(), org, store.UserQuery{StartIndex: len(ids) + 1, Count: store.MaxPageSize})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(p.Items) == 0 {
+				b.Fatalf("deactivate %d users of %d", b.N, cfg.Filled)
+			}
+			for _, u := range p.Items {
+				ids = append(ids, u.ID)
+			}
+		}
+		b.StartTimer()
+		var n atomic.Int64
+		parallel(b, cfg.Clients, func() {
+			id := ids[n.Add(1)-1]
+			_, err := s.UpdateUser(context.Background(), org, id, func(u *store.User) error {
+				u.Active = false
+				u.Resource = fmt.Appendf(nil, `{"userName":%q,"active":false}`, u.UserName)
+				return nil
+			}, store.AuditEvent{Actor: "bench"})
+			if err != nil {
 				b.Error(err)
 			}
 		})
