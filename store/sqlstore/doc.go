@@ -32,14 +32,16 @@
 //	                       writer keeps the upper levels and recently written
 //	                       pages of a million users' indexes instead of
 //	                       reading them again for every insert (an IdP's sync
-//	                       into a million users: about 7 page reads per user
-//	                       at 2 MiB, 4 at 16 MiB, 2 at 64 MiB, each a system
-//	                       call; the cache fills up and stays in the resident
-//	                       memory, which the performance target caps at 150 MB)
+//	                       into a million users, its lookups included: about
+//	                       10 page reads per user at 2 MiB, 7 at 16 MiB, 5 at
+//	                       64 MiB, each a system call; the cache fills up and
+//	                       stays in the resident memory, which the performance
+//	                       target caps at 150 MB)
 //	temp_store=MEMORY      savepoint journals stay in memory: every write job
 //	                       runs in a SAVEPOINT (below), and with temp_store=FILE
 //	                       SQLite spills each job's journal to a temporary file
-//	                       (hundreds of kilobytes written per user created)
+//	                       (in a million users' directory, over 300 KiB
+//	                       written per user created)
 //	wal_autocheckpoint=4000  the writer checkpoints itself only past 4000 WAL
 //	                       pages (16 MiB); the checkpointer below does it
 //	                       sooner, off the writer's path
@@ -48,11 +50,12 @@
 //
 // (the last three as PRAGMAs run on each new connection, since the driver's DSN
 // cannot carry them) and the readers with _query_only=on and the same foreign
-// key, busy and LIKE settings, and SQLite's default page cache: a lookup reads
-// a few pages of one index, the top ones stay cached, and the leaves of a
-// million users' indexes would not fit in any cache worth its memory, four or
-// more times over. mmap_size stays 0: mapped pages of the file count in the
-// process's resident memory, which would then grow with the database.
+// key, busy and LIKE settings. Readers keep SQLite's default 2 MiB page cache: a
+// lookup reads a few pages of one index, whose top levels stay cached, and the
+// leaves of a million users' indexes (tens of MiB for userName alone) would
+// not fit in a cache per reader that the memory target allows. mmap_size stays
+// 0: mapped pages of the file count in the process's resident memory, which
+// would then grow with the database.
 //
 // synchronous=FULL: store/doc.go promises that an acknowledged write survives a
 // crash of the process, and onramp's callers (IdPs pushing SCIM, people signing
