@@ -217,12 +217,22 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		phases = append([]func(context.Context, *Report) error{r.rawRates}, phases...)
 	}
 	for _, phase := range phases {
-		if err := phase(ctx, &rep); err != nil {
+		err := phase(ctx, &rep)
+		if r.throttled.Load() {
+			return rep, errThrottled
+		}
+		if err != nil {
 			return rep, err
 		}
 	}
 	return rep, nil
 }
+
+// errThrottled ends a run whose server answered 429: a rate or concurrency
+// limit (or the de-provisioning safety rail) would be measured instead of the
+// server, so the run stops at once and says which flags turn them off.
+var errThrottled = errors.New("bench: the server answered 429 Too Many Requests: its per-token limits are on; " +
+	"start it with --scim-token-inflight 0 --scim-token-rate 0 --scim-hold-percent 0 to benchmark it")
 
 // runner holds one run's state.
 type runner struct {
@@ -231,6 +241,9 @@ type runner struct {
 	run    string
 	client *http.Client
 	seq    atomic.Int64 // next user number
+
+	// throttled is set by the first 429 answer; every phase then stops.
+	throttled atomic.Bool
 
 	// rawBest is the best raw insert rate; createsTop the create rate at the
 	// highest concurrency, createsTopClients.
@@ -289,7 +302,7 @@ func (r *runner) parallel(ctx context.Context, clients, n int, op func(ctx conte
 			var lat []time.Duration
 			var errs int
 			var first error
-			for ctx.Err() == nil {
+			for ctx.Err() == nil && !r.throttled.Load() {
 				i := int(next.Add(1) - 1)
 				if i >= n {
 					break
@@ -535,6 +548,9 @@ func (r *runner) do(ctx context.Context, method, path string, body any, want int
 		return fmt.Errorf("%s %s: %w", method, strings.SplitN(path, "?", 2)[0], err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusTooManyRequests && want != http.StatusTooManyRequests {
+		r.throttled.Store(true)
+	}
 	if resp.StatusCode != want {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return &statusError{op: method + " " + strings.SplitN(path, "?", 2)[0], status: resp.StatusCode}

@@ -23,6 +23,12 @@ import (
 // SCIM token for a fresh organization.
 func startOnramp(t *testing.T) (string, string) {
 	t.Helper()
+	return startLimitedOnramp(t, scim.Limits{})
+}
+
+// startLimitedOnramp is startOnramp with per-token SCIM limits.
+func startLimitedOnramp(t *testing.T, limits scim.Limits) (string, string) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "onramp.db"), nil)
 	if err != nil {
@@ -50,7 +56,7 @@ func startOnramp(t *testing.T) (string, string) {
 	logger := slog.New(slog.DiscardHandler)
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String()
-	h, err := scim.New(scim.Config{Store: st, BaseURL: base + server.SCIMPrefix, Logger: logger})
+	h, err := scim.New(scim.Config{Store: st, BaseURL: base + server.SCIMPrefix, Logger: logger, Limits: limits})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,6 +151,22 @@ func TestRunStopsOnABadToken(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("Run with a bad token = %v, want a 401 error", err)
 	}
+}
+
+// A server with its per-token limits on answers 64 clients with 429s; the
+// run stops at the first and says which flags turn the limits off, rather
+// than printing a table of the limiter's figures.
+func TestRunStopsWhenThrottled(t *testing.T) {
+	base, token := startLimitedOnramp(t, scim.Limits{TokenInFlight: 1})
+	start := time.Now()
+	_, err := bench.Run(context.Background(), bench.Config{
+		URL: base, Token: token, Users: []int{500}, Clients: []int{16}, Ops: 400,
+		SyncClients: []int{1}, Timeout: time.Minute,
+	})
+	if err == nil || !strings.Contains(err.Error(), "429") || !strings.Contains(err.Error(), "--scim-token-inflight 0") {
+		t.Fatalf("Run against a throttling server = %v, want the 429 advice", err)
+	}
+	t.Logf("stopped after %s: %v", time.Since(start), err)
 }
 
 func TestValidate(t *testing.T) {

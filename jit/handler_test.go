@@ -39,6 +39,9 @@ type siteOpts struct {
 	access            store.AccessControl
 	jitProvisioning   bool
 	allowIdPInitiated bool
+	// plainHTTP serves over HTTP instead of HTTPS (BenchmarkACS: TLS is
+	// usually a proxy's, and not what the benchmark compares).
+	plainHTTP bool
 }
 
 func jitBySSO() siteOpts {
@@ -81,7 +84,11 @@ func newSite(t testing.TB, o siteOpts) *site {
 
 	e := echo.New()
 	s.srv = httptest.NewUnstartedServer(e)
-	s.srv.StartTLS()
+	if o.plainHTTP {
+		s.srv.Start()
+	} else {
+		s.srv.StartTLS()
+	}
 	t.Cleanup(s.srv.Close)
 	s.h, err = NewHandler(HandlerConfig{
 		Store:      st,

@@ -158,8 +158,11 @@ func (a Assertion) used(conn store.ConnectionID) store.UsedAssertion {
 //     (xml_comment), a samlp:Response root with exactly one Assertion or
 //     EncryptedAssertion anywhere in the document, as its child
 //     (assertion_count). Signature wrapping needs a second assertion or
-//     response somewhere in the document, so it fails here, before any
-//     signature is looked at.
+//     response somewhere in the document, so it fails here whatever its
+//     signatures say. The scans of the bytes (encoding, declarations, the
+//     token bound) run before any parser sees them; the checks of the parsed
+//     tree run beside step 2, which reads the same bytes, and their failure
+//     is reported ahead of step 2's, as if they had run first.
 //  2. gosaml2: mattermost's XML round-trip check on the same bytes, before
 //     anything else it does (malformed); signatures by this connection's IdP
 //     certificates only (unsigned, signature_invalid), decryption with the
@@ -209,17 +212,26 @@ func (v *Verifier) verify(conn ConnectionConfig, samlResponse string, pending []
 	if err != nil {
 		return Assertion{}, reject(ReasonMalformed, fmt.Errorf("base64: %w", err))
 	}
-	nameID, err := precheck(raw, countAssertions)
-	if err != nil {
+	if err := precheckBytes(raw); err != nil {
 		return Assertion{}, err
-	}
-	if claimed != nil && nameID != "" {
-		claimed(nameID)
 	}
 	sp, err := v.serviceProvider(conn)
 	if err != nil {
 		return Assertion{}, reject(ReasonConnectionMisconfigured, err)
 	}
+	// The shape check of the parsed tree runs beside gosaml2's validation:
+	// both only read raw, and the response is trusted only if both pass, so
+	// their order changes nothing but the wall time of a sign-in, which
+	// would otherwise pay for parsing the document twice in a row. A shape
+	// failure is reported ahead of gosaml2's, as if it had run first.
+	shaped := make(chan error, 1)
+	go func() {
+		nameID, err := precheckTree(raw, countAssertions)
+		if err == nil && claimed != nil && nameID != "" {
+			claimed(nameID)
+		}
+		shaped <- err
+	}()
 	// gosaml2 decodes the same base64 again; it is re-encoded only when it
 	// has the white space decodeBase64 removed.
 	encoded := samlResponse
@@ -227,6 +239,9 @@ func (v *Verifier) verify(conn ConnectionConfig, samlResponse string, pending []
 		encoded = base64.StdEncoding.EncodeToString(raw)
 	}
 	resp, err := sp.validator.ValidateEncodedResponse(encoded)
+	if shapeErr := <-shaped; shapeErr != nil {
+		return Assertion{}, shapeErr
+	}
 	if err != nil {
 		// gosaml2 runs the round-trip check only after it has parsed the
 		// document, and reports its failure as plain text; it is checked
@@ -264,23 +279,31 @@ func decodeBase64(s string) ([]byte, error) {
 	return base64.StdEncoding.DecodeString(s)
 }
 
-// precheck is step 1 of Verify: shape checks on the raw document before any
-// cryptography. It returns the NameID the (unencrypted) assertion claims,
-// unverified, or "".
-func precheck(raw []byte, countAssertions bool) (claimedNameID string, err error) {
+// precheckBytes is the part of step 1 that scans the bytes without parsing
+// them: it runs before gosaml2 sees the document, so that a declaration or
+// a token bomb never reaches a parser.
+func precheckBytes(raw []byte) error {
 	// Bytes that are not UTF-8 text starting with markup are no XML document
 	// at all (for example a deflated response, which the HTTP-POST binding
 	// never sends): name them malformed before scanning them for declarations,
 	// which random bytes can contain by chance.
 	if !utf8.Valid(raw) || !bytes.HasPrefix(bytes.TrimLeft(bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")), " \t\r\n"), []byte("<")) {
-		return "", reject(ReasonMalformed, errors.New("not an XML document"))
+		return reject(ReasonMalformed, errors.New("not an XML document"))
 	}
 	if hasMarkupDeclaration(raw) {
-		return "", reject(ReasonDoctype, errors.New("document has a markup declaration"))
+		return reject(ReasonDoctype, errors.New("document has a markup declaration"))
 	}
 	if bound := 3*int64(bytes.Count(raw, []byte("<"))) + 1; bound > maxXMLTokens {
-		return "", reject(ReasonTooLarge, fmt.Errorf("document has up to %d XML tokens, limit %d", bound, maxXMLTokens))
+		return reject(ReasonTooLarge, fmt.Errorf("document has up to %d XML tokens, limit %d", bound, maxXMLTokens))
 	}
+	return nil
+}
+
+// precheckTree is the part of step 1 that parses the document: one
+// Response root, exactly one assertion, its child, no comments, directives,
+// stray processing instructions or repeated attributes. It returns the
+// NameID the (unencrypted) assertion claims, unverified, or "".
+func precheckTree(raw []byte, countAssertions bool) (claimedNameID string, err error) {
 	// mattermost's round-trip check is not repeated here: gosaml2 runs it on
 	// the same bytes before it trusts anything (step 2 of Verify), and it
 	// costs more than parsing the document. Nothing here accepts a document,

@@ -19,8 +19,8 @@
 //     organization and connection (Tenant in the context); every store call is
 //     scoped by that organization, so a token never reaches another's data.
 //  3. Token limits (Config.Limits, limits.go; in this process, package
-//     throttle): requests in flight per token (onramp serve: 16) and a
-//     token-bucket rate per token (100/s, bursts of 200) → 429 with
+//     throttle): requests in flight per token (onramp serve: 16) and,
+//     if set, a token-bucket rate per token (onramp serve: off) → 429 with
 //     Retry-After, which Okta and Entra honour by backing off.
 //  4. Body limit (Config.MaxBodyBytes, default 1 MiB) → 413; a list filter
 //     longer than MaxFilterLength (4 KiB) → 400 invalidFilter.

@@ -43,9 +43,14 @@ type Limits struct {
 //   - 16 requests in flight per token and process: Okta and Entra push with a
 //     handful of connections each and back off on 429; more than 16 at once
 //     from one token is a runaway client, and would only queue on the store.
-//   - 100 requests per second per token and process, bursts of 200: an initial
-//     import of 50,000 users takes under ten minutes at that pace, and one
-//     token cannot starve the others.
+//   - No per-second rate by default: the in-flight cap already bounds the
+//     share of the process (and of the store's one writer) one token can
+//     take, however fast it is answered, while a rate would slow an idle
+//     server's initial import for nothing (100,000 users are 200,000
+//     requests, a lookup and a create each: over half an hour at 100/s,
+//     about a minute unthrottled). Set TokenRate to meter tokens, e.g. where
+//     several organizations' IdPs share one server and one must not take
+//     more than a fixed pace.
 //   - Mass de-provisioning is held past 10% of the organization's active users
 //     within an hour, but never before 20 users: an offboarding day
 //     de-provisions a few people an hour, while an IdP mistake (a deleted
@@ -54,7 +59,6 @@ type Limits struct {
 //     organizations, where 10% is one or two people, out of it.
 func DefaultLimits() Limits {
 	return Limits{
-		TokenRate:     100,
 		TokenInFlight: 16,
 		Deprovision:   store.DeprovisionLimit{Share: 0.10, Minimum: 20, Window: time.Hour},
 	}
