@@ -60,6 +60,49 @@ func (cc *configCache) get(base, orgSlug string, c store.Connection) (Connection
 	return cfg, nil
 }
 
+// targetCache keeps, per ACS path (organization and connection slugs), the
+// organization and connection last read for it, so that a sign-in does not
+// read them again: on SQLite every commit empties the page cache of each
+// reader connection, so that read costs a sign-in about a tenth of the
+// signature check, for rows that change a few times a year.
+//
+// Entries are never trusted for long: they are checked. A sign-in decided
+// on an entry (a session, a link, an account created, a refusal written)
+// commits only if the stored organization and connection still carry the
+// entry's UpdatedAt (store.SignIn.Config); otherwise the ACS reads them
+// again and starts over, verification included. Every other answer decided
+// on an entry (a rejected response, a connection without IdP metadata) is
+// given only after a fresh read shows the entry current; one that is not is
+// replaced and the request starts over. So a change to a connection (a
+// certificate removed, JIT turned off, the connection deleted) takes effect
+// at the next sign-in on every replica, as without the cache. The second
+// attempt, on a fresh read, is decided on what it read, as every sign-in
+// was before the cache: an Admin saving settings in a loop makes sign-ins
+// read twice, never fail. Paths that do not exist are not cached.
+type targetCache struct {
+	mu      sync.Mutex
+	entries map[[2]string]target
+}
+
+// maxCachedTargets bounds the cache; past it, it starts empty again.
+const maxCachedTargets = 4096
+
+func (tc *targetCache) get(orgSlug, connSlug string) (target, bool) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	t, ok := tc.entries[[2]string{orgSlug, connSlug}]
+	return t, ok
+}
+
+func (tc *targetCache) put(orgSlug, connSlug string, t target) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	if tc.entries == nil || len(tc.entries) >= maxCachedTargets {
+		tc.entries = map[[2]string]target{}
+	}
+	tc.entries[[2]string{orgSlug, connSlug}] = t
+}
+
 // connMapping is a connection's resolved and compiled attribute mapping.
 type connMapping struct {
 	compiled *attributes.Compiled

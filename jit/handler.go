@@ -81,7 +81,9 @@ func (noMetrics) SAMLRejected(string)        {}
 // A connection gets its SP key pair the first time one of its endpoints is
 // used, if it has none yet. What the login and ACS endpoints parse from a
 // connection (IdP metadata, SP key pair) is cached per connection and
-// rebuilt when the stored connection changes (see configCache).
+// rebuilt when the stored connection changes (see configCache); the ACS
+// also keeps the organization and connection it read per path, checked
+// against the store at every sign-in (see targetCache).
 type Handler struct {
 	st          HandlerStore
 	base        string
@@ -96,6 +98,7 @@ type Handler struct {
 	page        *template.Template
 	maxBody     int64
 	configs     configCache
+	targets     targetCache
 	metrics     Metrics
 }
 
@@ -215,6 +218,28 @@ type target struct {
 	conn store.Connection
 }
 
+// resolveACS is resolve for the ACS, from the cache when it holds the path
+// (cached reports that). Unknown paths are not cached: each is a fresh read
+// and a 404.
+func (h *Handler) resolveACS(c echo.Context) (t target, cached bool, p *page, err error) {
+	org, conn := c.Param("org"), c.Param("connection")
+	if t, ok := h.targets.get(org, conn); ok {
+		return t, true, nil, nil
+	}
+	t, p, err = h.resolve(c)
+	if err == nil && p == nil {
+		h.targets.put(org, conn, t)
+	}
+	return t, false, p, err
+}
+
+// sameConfig reports whether a and b are the same organization and
+// connection at the same state (see store.ConfigRead).
+func sameConfig(a, b target) bool {
+	return a.org.ID == b.org.ID && a.conn.ID == b.conn.ID &&
+		a.org.UpdatedAt.Equal(b.org.UpdatedAt) && a.conn.UpdatedAt.Equal(b.conn.UpdatedAt)
+}
+
 // resolve looks up the organization and connection named in the URL (one
 // read of the store), and gives the connection its SP key pair if it has
 // none yet.
@@ -328,8 +353,7 @@ func (h *Handler) login(c echo.Context) error {
 }
 
 func (h *Handler) acs(c echo.Context) error {
-	ctx := c.Request().Context()
-	t, p, err := h.resolve(c)
+	t, cached, p, err := h.resolveACS(c)
 	if err != nil {
 		return h.fail(c, err)
 	}
@@ -345,9 +369,44 @@ func (h *Handler) acs(c echo.Context) error {
 		}
 		return h.rejected(c, t, reject(ReasonMalformed, err))
 	}
-	cfg, p := h.config(c, t)
+	// The organization and connection may come from the cache: a sign-in
+	// decided on them is written only if they are unchanged
+	// (store.SignIn.Config), and any other answer decided on them is given
+	// only once a fresh read shows them unchanged (see targetCache). Read
+	// fresh, they are decided on as read, as any read-committed decision.
+	answer, stale := h.consume(c, t, cached)
+	if !stale {
+		return answer()
+	}
+	fresh, p, err := h.resolve(c)
+	if err != nil {
+		return h.fail(c, err)
+	}
 	if p != nil {
 		return h.render(c, *p)
+	}
+	h.targets.put(c.Param("org"), c.Param("connection"), fresh)
+	if answer != nil && sameConfig(fresh, t) {
+		return answer()
+	}
+	c.Response().Header().Del(echo.HeaderSetCookie) // the tracking cookie is written again
+	answer, _ = h.consume(c, fresh, false)
+	return answer()
+}
+
+// consume verifies the posted response and carries out the sign-in it
+// asks for, as decided on t, and returns the answer to give. If t is
+// cached, stale says that the answer must not be given as it is: it is an
+// error page decided on t alone, or the store refused the sign-in because t
+// is out of date (then answer is nil). A t read fresh is never stale.
+// Nothing is written to the response before the answer is called, but for
+// the tracking cookie.
+func (h *Handler) consume(c echo.Context, t target, cached bool) (answer func() error, stale bool) {
+	ctx := c.Request().Context()
+	r := c.Request()
+	cfg, p := h.config(c, t)
+	if p != nil {
+		return func() error { return h.render(c, *p) }, cached
 	}
 
 	// The account of the identity the response claims is read while its
@@ -358,10 +417,10 @@ func (h *Handler) acs(c echo.Context) error {
 	})
 	var ve *VerifyError
 	if errors.As(err, &ve) {
-		return h.rejected(c, t, ve)
+		return func() error { return h.rejected(c, t, ve) }, cached
 	}
 	if err != nil {
-		return h.fail(c, err)
+		return func() error { return h.fail(c, err) }, false
 	}
 
 	returnTo := "/"
@@ -372,7 +431,7 @@ func (h *Handler) acs(c echo.Context) error {
 			}
 		}
 		if err := h.tracker.Forget(c.Response(), r, cfg, a.InResponseTo); err != nil {
-			return h.fail(c, err)
+			return func() error { return h.fail(c, err) }, false
 		}
 	} else if rt, err := h.returnTo.Validate(r.PostForm.Get("RelayState")); err == nil {
 		// IdP-initiated: the RelayState is the IdP's, validated like any
@@ -385,28 +444,32 @@ func (h *Handler) acs(c echo.Context) error {
 	// committed. A replay fails there, as ReasonReplayed.
 	sess, cookie, err := h.sessions.prepare(t.org.ID, "")
 	if err != nil {
-		return h.fail(c, err)
+		return func() error { return h.fail(c, err) }, false
 	}
-	out, err := h.provisioner.provision(ctx, t.org, t.conn, a, &sess, pf)
+	out, err := h.provisioner.provision(ctx, t.org, t.conn, cached, a, &sess, pf)
 	var me *MappingError
 	switch {
+	case errors.Is(err, store.ErrConfigChanged):
+		return nil, true
 	case errors.As(err, &ve):
-		return h.rejected(c, t, ve)
+		return func() error { return h.rejected(c, t, ve) }, false
 	case errors.As(err, &me):
-		return h.mappingFailed(c, t, me)
+		return func() error { return h.mappingFailed(c, t, me) }, false
 	case err != nil:
-		return h.fail(c, err)
+		return func() error { return h.fail(c, err) }, false
 	}
-	h.metrics.JITDecision(string(out.Decision.Action), out.Decision.Rule)
-	if out.Decision.Action == ActionRefuse {
-		return h.render(c, page{Status: http.StatusForbidden, Title: "You cannot sign in yet", Reason: out.Decision.Rule, Message: out.Decision.Hint})
-	}
-	if out.User.ID == "" {
-		return h.fail(c, errors.New("jit: a sign-in returned no account"))
-	}
-	http.SetCookie(c.Response(), cookie)
-	noStore(c)
-	return c.Redirect(http.StatusSeeOther, returnTo)
+	return func() error {
+		h.metrics.JITDecision(string(out.Decision.Action), out.Decision.Rule)
+		if out.Decision.Action == ActionRefuse {
+			return h.render(c, page{Status: http.StatusForbidden, Title: "You cannot sign in yet", Reason: out.Decision.Rule, Message: out.Decision.Hint})
+		}
+		if out.User.ID == "" {
+			return h.fail(c, errors.New("jit: a sign-in returned no account"))
+		}
+		http.SetCookie(c.Response(), cookie)
+		noStore(c)
+		return c.Redirect(http.StatusSeeOther, returnTo)
+	}, false
 }
 
 // rejected answers a response that failed verification: audit event, log

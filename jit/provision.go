@@ -125,19 +125,27 @@ func (e *MappingError) Unwrap() error { return e.Err }
 // Provisioner). Errors: a *VerifyError with ReasonReplayed if a's ID was
 // used before (nothing is written then); a *MappingError if the assertion
 // of a person without an account lacks required attributes (the refusal is
-// recorded and a's ID burnt).
+// recorded and a's ID burnt). org and conn are decided on as the caller
+// read them.
 func (p *Provisioner) Provision(ctx context.Context, org store.Org, conn store.Connection, a Assertion) (Outcome, error) {
-	return p.provision(ctx, org, conn, a, nil, nil)
+	return p.provision(ctx, org, conn, false, a, nil, nil)
 }
 
 // provision is Provision that also starts session sess (whose UserID the
 // store fills in) for the account that signs in, in the same transaction,
 // and takes the account linked to a's identity from pf if pf read that
-// identity; sess and pf may be nil.
-func (p *Provisioner) provision(ctx context.Context, org store.Org, conn store.Connection, a Assertion, sess *store.Session, pf *prefetched) (Outcome, error) {
+// identity; sess and pf may be nil. With stamped, org and conn may be
+// older than the store's (a cache): the decision is carried out only if
+// they are not (store.SignIn.Config), else the error wraps
+// store.ErrConfigChanged and nothing is written.
+func (p *Provisioner) provision(ctx context.Context, org store.Org, conn store.Connection, stamped bool, a Assertion, sess *store.Session, pf *prefetched) (Outcome, error) {
+	var cfg *store.ConfigRead
+	if stamped {
+		cfg = &store.ConfigRead{OrgUpdatedAt: org.UpdatedAt, ConnectionUpdatedAt: conn.UpdatedAt}
+	}
 	var lastErr error
 	for range maxProvisionAttempts {
-		out, err := p.attempt(ctx, org, conn, a, sess, pf)
+		out, err := p.attempt(ctx, org, conn, cfg, a, sess, pf)
 		if !retryable(err) {
 			return out, err
 		}
@@ -156,7 +164,7 @@ func retryable(err error) bool {
 		(errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrVersionMismatch))
 }
 
-func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Connection, a Assertion, sess *store.Session, pf *prefetched) (Outcome, error) {
+func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Connection, cfg *store.ConfigRead, a Assertion, sess *store.Session, pf *prefetched) (Outcome, error) {
 	in := PolicyInput{
 		OrgName:    org.Name,
 		Onboarding: org.Onboarding,
@@ -181,7 +189,7 @@ func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Con
 		if linked == nil {
 			var me *MappingError
 			if m, profile, me = p.mapProfile(conn, a); me != nil {
-				return Outcome{}, p.refuseUnmapped(ctx, org, conn, a, me)
+				return Outcome{}, p.refuseUnmapped(ctx, org, conn, cfg, a, me)
 			}
 			mapped = true
 			in.Email = profile.Email
@@ -202,7 +210,7 @@ func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Con
 	}
 	signedIn := ev
 	signedIn.Action = AuditSignedIn
-	si := store.SignIn{OrgID: org.ID, Assertion: a.used(conn.ID), NameID: a.NameID, At: p.now(), Session: sess}
+	si := store.SignIn{OrgID: org.ID, Assertion: a.used(conn.ID), NameID: a.NameID, At: p.now(), Session: sess, Config: cfg}
 	var err error
 	switch d.Action {
 	case ActionSignIn:
@@ -269,10 +277,10 @@ func (p *Provisioner) signIn(ctx context.Context, si store.SignIn) (store.SignIn
 // refuseUnmapped records the refusal of a person without an account whose
 // assertion lacks what the mapping requires, burning the assertion ID, and
 // returns me (or the replay error).
-func (p *Provisioner) refuseUnmapped(ctx context.Context, org store.Org, conn store.Connection, a Assertion, me *MappingError) error {
+func (p *Provisioner) refuseUnmapped(ctx context.Context, org store.Org, conn store.Connection, cfg *store.ConfigRead, a Assertion, me *MappingError) error {
 	ev := store.AuditEvent{Actor: "idp:" + conn.Slug, Action: AuditRefused, ConnectionID: conn.ID, Rule: RuleAttributeMissing,
 		Detail: map[string]string{"assertion_id": a.ID, "fields": strings.Join(me.Fields, ",")}}
-	if _, err := p.signIn(ctx, store.SignIn{OrgID: org.ID, Assertion: a.used(conn.ID), Events: []store.AuditEvent{ev}}); err != nil {
+	if _, err := p.signIn(ctx, store.SignIn{OrgID: org.ID, Assertion: a.used(conn.ID), Events: []store.AuditEvent{ev}, Config: cfg}); err != nil {
 		return err
 	}
 	return me

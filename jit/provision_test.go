@@ -195,7 +195,7 @@ func TestProvision_UsesTheReadPrefetchedForTheVerifiedIdentityOnly(t *testing.T)
 	// The prefetch read Alice's identity: Alice's sign-in takes it and reads
 	// no more.
 	counted.n.Store(0)
-	out, err := p.provision(ctx, org, conn, oktaAssertion("a2"), nil, p.prefetch(ctx, conn.ID, "alice@acme-corp.com"))
+	out, err := p.provision(ctx, org, conn, false, oktaAssertion("a2"), nil, p.prefetch(ctx, conn.ID, "alice@acme-corp.com"))
 	if err != nil || out.User.ID != alice.User.ID || out.Decision.Action != ActionSignIn {
 		t.Fatalf("Alice with her prefetch: %+v as %s, %v", out.Decision, out.User.ID, err)
 	}
@@ -207,7 +207,7 @@ func TestProvision_UsesTheReadPrefetchedForTheVerifiedIdentityOnly(t *testing.T)
 	// another connection's Alice): the prefetch is not used.
 	for _, pf := range []*prefetched{p.prefetch(ctx, conn.ID, "alice@acme-corp.com"), p.prefetch(ctx, "another-connection", "bob@acme-corp.com")} {
 		bob.ID = "b-" + string(pf.conn)
-		out, err = p.provision(ctx, org, conn, bob, nil, pf)
+		out, err = p.provision(ctx, org, conn, false, bob, nil, pf)
 		if err != nil || out.User.ID == alice.User.ID || out.User.UserName != "bob@acme-corp.com" {
 			t.Fatalf("Bob with a prefetch of %s/%s: signed in as %s (%s), %v", pf.conn, pf.nameID, out.User.ID, out.User.UserName, err)
 		}

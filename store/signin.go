@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -11,6 +12,22 @@ import (
 // ErrConflict) holds as well: callers that retry other conflicts test for
 // ErrAssertionUsed first.
 var ErrAssertionUsed = fmt.Errorf("%w: assertion already used", ErrConflict)
+
+// ErrConfigChanged: the organization or connection a sign-in was decided on
+// (SignIn.Config) changed, or is gone, since the caller read it. Nothing was
+// written; read them again and decide again.
+var ErrConfigChanged = errors.New("store: organization or connection changed")
+
+// ConfigRead stamps the organization and connection a sign-in was decided
+// on, as the caller read them: their UpdatedAt. Every change to an
+// organization or a connection sets UpdatedAt to the writing transaction's
+// time (with microsecond precision), so a stamp that still matches means the
+// rows are as read, and a caller may keep them in memory between sign-ins
+// (the ACS does) and let SignIn say when they went stale.
+type ConfigRead struct {
+	OrgUpdatedAt        time.Time
+	ConnectionUpdatedAt time.Time
+}
 
 // UsedAssertion is an assertion's entry in the replay cache: its ID, unique
 // per connection, kept until NotOnOrAfter.
@@ -76,6 +93,11 @@ type SignIn struct {
 	// writes, in order; the store fills OrgID, ConnectionID if empty and
 	// UserID if empty (with the account's).
 	Events []AuditEvent
+	// Config, if set, is checked first: the organization OrgID and the
+	// connection Assertion.ConnectionID must still have these UpdatedAt
+	// stamps, else SignIn writes nothing (the assertion ID is not recorded)
+	// and returns ErrConfigChanged.
+	Config *ConfigRead
 }
 
 // SignInResult is what a SignIn did.
@@ -119,6 +141,7 @@ type SignIns interface {
 	// ErrAssertionUsed (a replay; nothing written), ErrVersionMismatch (see
 	// SignInAccount), ErrConflict (Create's userName or externalId, or
 	// the identity, is taken: a race with SCIM or another sign-in; read
-	// again), ErrInvalidReference (the connection is not the organization's).
+	// again), ErrInvalidReference (the connection is not the organization's),
+	// ErrConfigChanged (see SignIn.Config; nothing written).
 	SignIn(ctx context.Context, in SignIn) (SignInResult, error)
 }

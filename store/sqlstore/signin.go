@@ -148,6 +148,11 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (store.SignInResult
 	var res store.SignInResult
 	err := s.write(ctx, "sqlstore: sign in", func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		res = store.SignInResult{} // fn may run more than once
+		if in.Config != nil {
+			if err := s.checkConfig(ctx, tx, in); err != nil {
+				return err
+			}
+		}
 		ins, err := tx.ExecContext(ctx, s.d.rebind(insertAssertionOnce), string(in.Assertion.ConnectionID), in.Assertion.ID,
 			micros(stamp(in.Assertion.NotOnOrAfter)))
 		if err != nil {
@@ -201,6 +206,32 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (store.SignInResult
 		return store.SignInResult{}, err
 	}
 	return res, nil
+}
+
+// configStampsQuery reads the UpdatedAt stamps of an organization and one
+// of its connections, by primary key.
+const configStampsQuery = `SELECT o.updated_at, c.updated_at FROM orgs o JOIN connections c ON c.org_id = o.id WHERE o.id = ? AND c.id = ?`
+
+// checkConfig fails with store.ErrConfigChanged unless the organization and
+// connection of in still carry in.Config's stamps. It runs inside the
+// sign-in's transaction, before anything is written: on SQLite the one
+// writer serialises it with every change to them; on PostgreSQL a change
+// that commits after this read and before the sign-in's commit is one the
+// sign-in could not have seen whatever it read, as with any read-committed
+// decision.
+func (s *Store) checkConfig(ctx context.Context, tx *sql.Tx, in store.SignIn) error {
+	var orgAt, connAt int64
+	err := tx.QueryRowContext(ctx, s.d.rebind(configStampsQuery), string(in.OrgID), string(in.Assertion.ConnectionID)).Scan(&orgAt, &connAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sqlstore: sign in: connection %s of organization %s is gone: %w", in.Assertion.ConnectionID, in.OrgID, store.ErrConfigChanged)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlstore: sign in: read configuration stamps: %w", err)
+	}
+	if orgAt != micros(in.Config.OrgUpdatedAt) || connAt != micros(in.Config.ConnectionUpdatedAt) {
+		return fmt.Errorf("sqlstore: sign in: organization %s or connection %s changed since it was read: %w", in.OrgID, in.Assertion.ConnectionID, store.ErrConfigChanged)
+	}
+	return nil
 }
 
 // checkSignIn rejects a SignIn that is not well formed: a programming error,

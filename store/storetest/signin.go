@@ -20,6 +20,7 @@ func signInTests() []test {
 		{"ReplayWritesNothing", testSignInReplay},
 		{"RefusalBurnsTheAssertion", testSignInRefusal},
 		{"ChangedAccountIsVersionMismatch", testSignInChangedAccount},
+		{"ChangedConfigIsConfigChanged", testSignInChangedConfig},
 		{"LinkExistingAccount", testSignInLink},
 		{"CreateAccount", testSignInCreate},
 		{"ProfileUpdate", testSignInProfile},
@@ -540,4 +541,56 @@ func testSignInMalformed(t *testing.T, s store.Store) {
 	}
 	// Nothing of it was written.
 	must(s.SignIn(ctx(t), x.linked("_a1", "sess-1")))(t)
+}
+
+// A sign-in decided on an organization and connection as read (Config)
+// commits only while both are unchanged; otherwise it writes nothing, the
+// assertion ID included, and says ErrConfigChanged.
+func testSignInChangedConfig(t *testing.T, s store.Store) {
+	x := newSignInSetup(t, s)
+	stamps := func(o store.Org, c store.Connection) *store.ConfigRead {
+		return &store.ConfigRead{OrgUpdatedAt: o.UpdatedAt, ConnectionUpdatedAt: c.UpdatedAt}
+	}
+	in := x.linked("_a1", "sess-1")
+	in.Config = stamps(x.org, x.conn)
+	must(s.SignIn(ctx(t), in))(t)
+
+	// The connection changes (an Admin turns JIT off, imports new metadata…).
+	conn := must(s.UpdateConnection(ctx(t), x.conn.ID, func(c *store.Connection) error { c.Name = "Okta (new)"; return nil }, store.AuditEvent{Actor: "test"}))(t)
+	in = x.linked("_a2", "sess-2")
+	in.Config = stamps(x.org, x.conn)
+	_, err := s.SignIn(ctx(t), in)
+	wantErr(t, err, store.ErrConfigChanged)
+	if sessionExists(t, s, "sess-2") || len(events(t, s, x.org.ID, "jit.signed_in")) != 1 {
+		t.Fatal("a sign-in decided on a stale connection wrote its session or event")
+	}
+	// Decided again on what is stored now, the same assertion signs in.
+	in.Config = stamps(x.org, conn)
+	must(s.SignIn(ctx(t), in))(t)
+
+	// The organization changes (its onboarding settings or access list).
+	org := must(s.UpdateOrg(ctx(t), x.org.ID, func(o *store.Org) error { o.Onboarding.JITSSOConnections = !o.Onboarding.JITSSOConnections; return nil }, store.AuditEvent{Actor: "test"}))(t)
+	refusal := store.SignIn{OrgID: x.org.ID, Assertion: x.assertion("_a3"), Config: stamps(x.org, conn),
+		Events: []store.AuditEvent{{Actor: "idp:okta", Action: "jit.refused", Rule: "jit_not_allowed"}}}
+	_, err = s.SignIn(ctx(t), refusal)
+	wantErr(t, err, store.ErrConfigChanged)
+	if len(events(t, s, x.org.ID, "jit.refused")) != 0 {
+		t.Fatal("a refusal decided on a stale organization wrote its event")
+	}
+	refusal.Config = stamps(org, conn)
+	must(s.SignIn(ctx(t), refusal))(t)
+
+	// Stamps of another connection's, or of a connection that is gone.
+	other := newConn(t, s, x.org.ID, "entra")
+	in = x.linked("_a4", "sess-4")
+	in.Config = stamps(org, other)
+	_, err = s.SignIn(ctx(t), in)
+	wantErr(t, err, store.ErrConfigChanged)
+	in.Assertion.ConnectionID = other.ID
+	in.NameID = "00u-nobody"
+	in.Account = store.SignInAccount{}
+	in.Session = nil
+	check(t, s.DeleteConnection(ctx(t), other.ID, store.AuditEvent{Actor: "test"}))
+	_, err = s.SignIn(ctx(t), in)
+	wantErr(t, err, store.ErrConfigChanged)
 }
