@@ -75,6 +75,12 @@ type Connection struct {
 	// SP signing/encryption key pair (PEM), generated per connection by package jit.
 	SPCertPEM string
 	SPKeyPEM  string
+	// SPNextCertPEM and SPNextKeyPEM are the connection's second SP key pair
+	// while its SP certificate is rolled over (package jit, SP key
+	// rollover): published beside the first, used to decrypt but never to
+	// sign. Both empty otherwise.
+	SPNextCertPEM string
+	SPNextKeyPEM  string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

@@ -26,7 +26,7 @@ func (s *Store) CreateConnection(ctx context.Context, c store.Connection, ev sto
 		c.CreatedAt, c.UpdatedAt = now, now
 		_, err := tx.ExecContext(ctx, s.q.insertConn, string(c.ID), string(c.OrgID), c.Slug, c.Name,
 			c.IdPMetadataXML, c.JITProvisioning, c.AllowIdPInitiated, c.MappingPreset, nullRaw(c.Mapping),
-			c.SPCertPEM, c.SPKeyPEM, micros(now), micros(now))
+			c.SPCertPEM, c.SPKeyPEM, c.SPNextCertPEM, c.SPNextKeyPEM, micros(now), micros(now))
 		if err != nil {
 			return s.d.classify(err, fmt.Sprintf("sqlstore: create connection %q", c.Slug))
 		}
@@ -92,7 +92,7 @@ func (s *Store) UpdateConnection(ctx context.Context, id store.ConnectionID, fn 
 		next.ID, next.OrgID, next.CreatedAt, next.UpdatedAt = cur.ID, cur.OrgID, cur.CreatedAt, now
 		_, err = tx.ExecContext(ctx, s.q.updateConn, next.Slug, next.Name, next.IdPMetadataXML,
 			next.JITProvisioning, next.AllowIdPInitiated, next.MappingPreset, nullRaw(next.Mapping),
-			next.SPCertPEM, next.SPKeyPEM, micros(now), string(id))
+			next.SPCertPEM, next.SPKeyPEM, next.SPNextCertPEM, next.SPNextKeyPEM, micros(now), string(id))
 		if err != nil {
 			return s.d.classify(err, fmt.Sprintf("sqlstore: update connection %q", next.Slug))
 		}
@@ -166,7 +166,8 @@ func scanConn(sc scanner) (store.Connection, error) {
 		created, updated int64
 	)
 	err := sc.Scan(&c.ID, &c.OrgID, &c.Slug, &c.Name, &c.IdPMetadataXML, &c.JITProvisioning,
-		&c.AllowIdPInitiated, &c.MappingPreset, &mapping, &c.SPCertPEM, &c.SPKeyPEM, &created, &updated)
+		&c.AllowIdPInitiated, &c.MappingPreset, &mapping, &c.SPCertPEM, &c.SPKeyPEM, &c.SPNextCertPEM, &c.SPNextKeyPEM,
+		&created, &updated)
 	if err != nil {
 		return store.Connection{}, err
 	}

@@ -5,7 +5,7 @@ const (
 	orgCols = `id, slug, name, jit_email_domains, jit_sso_connections, access_email_domains,
 		access_sso_connections, created_at, updated_at`
 	connCols = `id, org_id, slug, name, idp_metadata_xml, jit_provisioning, allow_idp_initiated,
-		mapping_preset, mapping, sp_cert_pem, sp_key_pem, created_at, updated_at`
+		mapping_preset, mapping, sp_cert_pem, sp_key_pem, sp_next_cert_pem, sp_next_key_pem, created_at, updated_at`
 	userCols = `u.id, u.org_id, u.user_name, u.external_id, u.display_name, u.given_name,
 		u.family_name, u.emails, u.active, u.role, u.custom, u.source, u.connection_id, u.resource,
 		u.version, u.created_at, u.updated_at, u.last_sign_in_at, u.deleted_at`
@@ -61,14 +61,14 @@ func newQueries(d *dialect) queries {
 		updateOrg: r(`UPDATE orgs SET slug = ?, name = ?, jit_email_domains = ?, jit_sso_connections = ?,
 			access_email_domains = ?, access_sso_connections = ?, updated_at = ? WHERE id = ?`),
 
-		insertConn:    r(`INSERT INTO connections (` + connCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		insertConn:    r(`INSERT INTO connections (` + connCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		getConn:       r(`SELECT ` + connCols + ` FROM connections WHERE id = ?`),
 		getConnLocked: r(`SELECT ` + connCols + ` FROM connections WHERE id = ?` + d.forUpdate),
 		getConnBySlug: r(`SELECT ` + connCols + ` FROM connections WHERE org_id = ? AND slug = ?`),
 		listConns:     r(`SELECT ` + connCols + ` FROM connections WHERE org_id = ? ORDER BY slug`),
 		updateConn: r(`UPDATE connections SET slug = ?, name = ?, idp_metadata_xml = ?, jit_provisioning = ?,
 			allow_idp_initiated = ?, mapping_preset = ?, mapping = ?, sp_cert_pem = ?, sp_key_pem = ?,
-			updated_at = ? WHERE id = ?`),
+			sp_next_cert_pem = ?, sp_next_key_pem = ?, updated_at = ? WHERE id = ?`),
 		deleteConn:           r(`DELETE FROM connections WHERE id = ?`),
 		deleteConnTokens:     r(`DELETE FROM tokens WHERE connection_id = ?`),
 		deleteConnIdentities: r(`DELETE FROM identities WHERE connection_id = ?`),

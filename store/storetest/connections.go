@@ -24,6 +24,7 @@ func testConnRoundTrip(t *testing.T, s store.Store) {
 		OrgID: o.ID, Slug: "okta", Name: "Okta", IdPMetadataXML: "<md:EntityDescriptor/>",
 		JITProvisioning: true, AllowIdPInitiated: true, MappingPreset: "okta",
 		Mapping: json.RawMessage(`{"role":"groups"}`), SPCertPEM: "CERT", SPKeyPEM: "KEY",
+		SPNextCertPEM: "NEXT CERT", SPNextKeyPEM: "NEXT KEY",
 	}
 	c := must(s.CreateConnection(ctx(t), in, store.AuditEvent{Actor: "operator"}))(t)
 	for _, got := range []store.Connection{
@@ -34,9 +35,19 @@ func testConnRoundTrip(t *testing.T, s store.Store) {
 		if got.ID != c.ID || got.OrgID != o.ID || got.Slug != in.Slug || got.Name != in.Name ||
 			got.IdPMetadataXML != in.IdPMetadataXML || !got.JITProvisioning || !got.AllowIdPInitiated ||
 			got.MappingPreset != "okta" || string(got.Mapping) != string(in.Mapping) ||
-			got.SPCertPEM != "CERT" || got.SPKeyPEM != "KEY" || !got.CreatedAt.Equal(c.CreatedAt) {
+			got.SPCertPEM != "CERT" || got.SPKeyPEM != "KEY" || got.SPNextCertPEM != "NEXT CERT" || got.SPNextKeyPEM != "NEXT KEY" ||
+			!got.CreatedAt.Equal(c.CreatedAt) {
 			t.Errorf("connection = %+v, want %+v", got, in)
 		}
+	}
+	// A rollover's second pair is swapped in and dropped by updates.
+	up := must(s.UpdateConnection(ctx(t), c.ID, func(x *store.Connection) error {
+		x.SPCertPEM, x.SPKeyPEM, x.SPNextCertPEM, x.SPNextKeyPEM = x.SPNextCertPEM, x.SPNextKeyPEM, "", ""
+		return nil
+	}, store.AuditEvent{Actor: "operator"}))(t)
+	if got := must(s.GetConnection(ctx(t), c.ID))(t); got.SPCertPEM != "NEXT CERT" || got.SPKeyPEM != "NEXT KEY" ||
+		got.SPNextCertPEM != "" || got.SPNextKeyPEM != "" || !got.UpdatedAt.Equal(up.UpdatedAt) {
+		t.Errorf("connection after the swap = %+v", got)
 	}
 	_, err := s.GetConnection(ctx(t), "nope")
 	wantErr(t, err, store.ErrNotFound)
