@@ -20,6 +20,7 @@ import (
 type configKey struct {
 	base, orgSlug, slug        string
 	idpMetadata, spCert, spKey string
+	spNextCert, spNextKey      string
 	allowIdPInitiated          bool
 }
 
@@ -39,6 +40,7 @@ func (cc *configCache) get(base, orgSlug string, c store.Connection) (Connection
 	k := configKey{
 		base: base, orgSlug: orgSlug, slug: c.Slug,
 		idpMetadata: c.IdPMetadataXML, spCert: c.SPCertPEM, spKey: c.SPKeyPEM,
+		spNextCert: c.SPNextCertPEM, spNextKey: c.SPNextKeyPEM,
 		allowIdPInitiated: c.AllowIdPInitiated,
 	}
 	cc.mu.Lock()

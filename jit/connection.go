@@ -41,6 +41,10 @@ type ConnectionConfig struct {
 	URLs SPURLs
 	IdP  IdPMetadata
 	SP   SPKeyPair
+	// SPSecond is the second SP key pair during an SP certificate rollover
+	// (see StartSPRollover), nil otherwise: published beside SP, and
+	// assertions encrypted to it decrypt; it never signs.
+	SPSecond *SPKeyPair
 	// AllowIdPInitiated accepts unsolicited responses (no InResponseTo).
 	AllowIdPInitiated bool
 }
@@ -60,11 +64,16 @@ func NewConnectionConfig(baseURL, orgSlug string, c store.Connection) (Connectio
 	if err != nil {
 		return ConnectionConfig{}, fmt.Errorf("jit: connection %s: %w", c.ID, err)
 	}
+	second, err := parseSecondSPKeyPair(c)
+	if err != nil {
+		return ConnectionConfig{}, fmt.Errorf("jit: connection %s: %w", c.ID, err)
+	}
 	return ConnectionConfig{
 		ID:                c.ID,
 		URLs:              urls,
 		IdP:               idp,
 		SP:                sp,
+		SPSecond:          second,
 		AllowIdPInitiated: c.AllowIdPInitiated,
 	}, nil
 }
