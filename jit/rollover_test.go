@@ -1,0 +1,183 @@
+package jit
+
+import (
+	"encoding/base64"
+	"encoding/xml"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/russellhaering/gosaml2/types"
+
+	"github.com/onramp-dev/onramp/jit/samltest"
+	"github.com/onramp-dev/onramp/store"
+)
+
+// newRolloverConn is a connection whose SP key pair was made at made.
+func newRolloverConn(t *testing.T, made time.Time) store.Connection {
+	t.Helper()
+	certPEM, keyPEM, err := NewSPKeyPair(made)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store.Connection{ID: "c1", Slug: "okta", SPCertPEM: certPEM, SPKeyPEM: keyPEM}
+}
+
+func roles(t *testing.T, c store.Connection) []string {
+	t.Helper()
+	certs, err := DescribeSPCertificates(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, cert := range certs {
+		out = append(out, cert.Role)
+	}
+	return out
+}
+
+func TestSPRollover_ThreeSteps(t *testing.T) {
+	made := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	c := newRolloverConn(t, made)
+	original := c.SPCertPEM
+	if got := roles(t, c); len(got) != 1 || got[0] != SPCertActive {
+		t.Fatalf("before: roles %v", got)
+	}
+
+	// Started the very same second the pair was made (a fixed clock): the
+	// incoming certificate still starts after the active one.
+	if err := StartSPRollover(&c, made); err != nil {
+		t.Fatal(err)
+	}
+	incoming := c.SPNextCertPEM
+	if got := roles(t, c); len(got) != 2 || got[0] != SPCertActive || got[1] != SPCertIncoming {
+		t.Fatalf("started: roles %v", got)
+	}
+	if c.SPCertPEM != original || incoming == "" || c.SPNextKeyPEM == "" {
+		t.Fatal("start changed the active pair or made no second one")
+	}
+	if err := StartSPRollover(&c, made); !errors.Is(err, ErrRolloverUnderWay) {
+		t.Errorf("second start = %v, want ErrRolloverUnderWay", err)
+	}
+
+	if err := ActivateSPRollover(&c); err != nil {
+		t.Fatal(err)
+	}
+	if c.SPCertPEM != incoming || c.SPNextCertPEM != original {
+		t.Fatal("activate did not swap the pairs")
+	}
+	if got := roles(t, c); len(got) != 2 || got[0] != SPCertActive || got[1] != SPCertOutgoing {
+		t.Fatalf("activated: roles %v", got)
+	}
+	if err := ActivateSPRollover(&c); !errors.Is(err, ErrRolloverUnderWay) {
+		t.Errorf("second activate = %v, want ErrRolloverUnderWay (it would bring the old key back)", err)
+	}
+
+	if err := FinishSPRollover(&c); err != nil {
+		t.Fatal(err)
+	}
+	if c.SPCertPEM != incoming || c.SPNextCertPEM != "" || c.SPNextKeyPEM != "" {
+		t.Fatal("finish did not drop the outgoing pair only")
+	}
+	if err := FinishSPRollover(&c); !errors.Is(err, ErrNoRollover) {
+		t.Errorf("second finish = %v, want ErrNoRollover", err)
+	}
+	if err := ActivateSPRollover(&c); !errors.Is(err, ErrNoRollover) {
+		t.Errorf("activate without a rollover = %v, want ErrNoRollover", err)
+	}
+}
+
+func TestSPRollover_CancelBeforeActivation(t *testing.T) {
+	c := newRolloverConn(t, time.Now().Add(-48*time.Hour))
+	original := c.SPCertPEM
+	if err := StartSPRollover(&c, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := FinishSPRollover(&c); err != nil {
+		t.Fatal(err)
+	}
+	if c.SPCertPEM != original || c.SPNextCertPEM != "" {
+		t.Error("cancelling changed the active pair or kept the incoming one")
+	}
+	if err := StartSPRollover(&store.Connection{}, time.Now()); !errors.Is(err, ErrNoSPKeyPair) {
+		t.Errorf("start without a key pair = %v, want ErrNoSPKeyPair", err)
+	}
+}
+
+func TestDescribeSPCertificates(t *testing.T) {
+	c := newRolloverConn(t, time.Now())
+	certs, err := DescribeSPCertificates(c)
+	if err != nil || len(certs) != 1 {
+		t.Fatalf("certificates %+v, %v", certs, err)
+	}
+	kp, err := ParseSPKeyPair(c.SPCertPEM, c.SPKeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := certs[0]
+	if len(got.SHA256) != 32*3-1 || got.PEM != c.SPCertPEM || !got.NotBefore.Equal(kp.Cert.NotBefore) ||
+		!got.NotAfter.Equal(kp.Cert.NotAfter) || got.Subject == "" {
+		t.Errorf("certificate %+v", got)
+	}
+	if none, err := DescribeSPCertificates(store.Connection{}); err != nil || len(none) != 0 {
+		t.Errorf("a connection without a pair: %+v, %v", none, err)
+	}
+	c.SPNextCertPEM, c.SPNextKeyPEM = c.SPCertPEM, "not a key"
+	if _, err := DescribeSPCertificates(c); err == nil {
+		t.Error("a broken second pair was described")
+	}
+}
+
+// During a rollover the metadata publishes both certificates for signing
+// and for encryption, the active one first in each use.
+func TestSPMetadataFor_PublishesBothCertificates(t *testing.T) {
+	c := newRolloverConn(t, time.Now().Add(-time.Hour))
+	c.IdPMetadataXML = string(samltest.New(t, samltest.Options{}).MetadataXML(t))
+	if err := StartSPRollover(&c, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := NewConnectionConfig(testBaseURL, "acme", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.SPSecond == nil {
+		t.Fatal("the config has no second pair")
+	}
+	for _, tc := range []struct {
+		name   string
+		second *SPKeyPair
+		want   []string // use:cert, in order
+	}{
+		{"one pair", nil, []string{"signing:active", "encryption:active"}},
+		{"rollover", cfg.SPSecond, []string{"signing:active", "signing:second", "encryption:active", "encryption:second"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			md, err := SPMetadataFor(cfg.URLs, cfg.SP, tc.second, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ed types.EntityDescriptor
+			if err := xml.Unmarshal(md, &ed); err != nil {
+				t.Fatal(err)
+			}
+			name := map[string]string{
+				base64.StdEncoding.EncodeToString(cfg.SP.Cert.Raw):       "active",
+				base64.StdEncoding.EncodeToString(cfg.SPSecond.Cert.Raw): "second",
+			}
+			var got []string
+			for _, kd := range ed.SPSSODescriptor.KeyDescriptors {
+				for _, x := range kd.KeyInfo.X509Data.X509Certificates {
+					got = append(got, kd.Use+":"+name[x.Data])
+				}
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("key descriptors %v, want %v", got, tc.want)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Fatalf("key descriptors %v, want %v", got, tc.want)
+				}
+			}
+		})
+	}
+}
