@@ -88,6 +88,10 @@ func (h *API) routes() []route {
 		{http.MethodGet, "/connections/:conn/authentication", h.getAuthentication},
 		{http.MethodPut, "/connections/:conn/authentication", h.putAuthentication},
 		{http.MethodGet, "/connections/:conn/sp-metadata", h.spMetadata},
+		{http.MethodGet, "/connections/:conn/sp-certificates", h.spCertificates},
+		{http.MethodPost, "/connections/:conn/sp-certificates/rollover", h.startSPRollover},
+		{http.MethodPost, "/connections/:conn/sp-certificates/activate", h.activateSPRollover},
+		{http.MethodDelete, "/connections/:conn/sp-certificates/rollover", h.finishSPRollover},
 		{http.MethodGet, "/connections/:conn/mapping", h.getMapping},
 		{http.MethodPut, "/connections/:conn/mapping", h.putMapping},
 		{http.MethodPut, "/connections/:conn/mapping/preset", h.putPreset},
@@ -490,6 +494,43 @@ func (h *API) spMetadata(c echo.Context, a Actor) error {
 	name := fmt.Sprintf("onramp-%s-%s-sp-metadata.xml", a.org.Slug, c.Param("conn"))
 	c.Response().Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 	return c.Blob(http.StatusOK, "application/samlmetadata+xml", md)
+}
+
+// The SP certificate rollover: GET the certificates, then POST rollover
+// (start), POST activate, DELETE rollover (finish, or cancel before
+// activating). Each answers the certificates as they are after it.
+
+func (h *API) spCertificates(c echo.Context, a Actor) error {
+	certs, err := h.svc.SPCertificates(c.Request().Context(), a, c.Param("conn"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, certs)
+}
+
+func (h *API) startSPRollover(c echo.Context, a Actor) error {
+	certs, err := h.svc.StartSPRollover(c.Request().Context(), a, c.Param("conn"))
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Location", h.connectionURL(a, c.Param("conn"))+"/sp-certificates")
+	return c.JSON(http.StatusCreated, certs)
+}
+
+func (h *API) activateSPRollover(c echo.Context, a Actor) error {
+	certs, err := h.svc.ActivateSPRollover(c.Request().Context(), a, c.Param("conn"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, certs)
+}
+
+func (h *API) finishSPRollover(c echo.Context, a Actor) error {
+	certs, err := h.svc.FinishSPRollover(c.Request().Context(), a, c.Param("conn"), "")
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, certs)
 }
 
 func (h *API) getMapping(c echo.Context, a Actor) error {

@@ -441,8 +441,10 @@ func (s *Service) DeleteConnection(ctx context.Context, a Actor, slug string) er
 }
 
 // SPMetadata returns the connection's SAML SP metadata (XML), to upload to
-// the IdP. A connection made without an SP key pair (by `onramp apply`) gets
-// one now, as the SAML endpoints would give it.
+// the IdP: during an SP certificate rollover with both certificates, the
+// active one first, as the public metadata URL publishes them. A connection
+// made without an SP key pair (by `onramp apply`) gets one now, as the SAML
+// endpoints would give it.
 func (s *Service) SPMetadata(ctx context.Context, a Actor, slug string) ([]byte, error) {
 	c, err := s.connection(ctx, a, slug)
 	if err != nil {
@@ -472,7 +474,15 @@ func (s *Service) SPMetadata(ctx context.Context, a Actor, slug string) ([]byte,
 	if err != nil {
 		return nil, fmt.Errorf("admin: connection %q: %w", slug, err)
 	}
-	md, err := jit.SPMetadata(urls, kp, s.now())
+	var second *jit.SPKeyPair
+	if c.SPNextCertPEM != "" {
+		kp2, err := jit.ParseSPKeyPair(c.SPNextCertPEM, c.SPNextKeyPEM)
+		if err != nil {
+			return nil, fmt.Errorf("admin: connection %q: second sp key pair: %w", slug, err)
+		}
+		second = &kp2
+	}
+	md, err := jit.SPMetadataFor(urls, kp, second, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}

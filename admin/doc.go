@@ -1,8 +1,9 @@
 // Package admin is onramp's admin API: what an organization's Admin
 // configures (user onboarding and the access control list, SSO connections
 // and their authentication settings, attribute mappings, SCIM tokens) and
-// reads (users, groups, the audit log), and the release of a SCIM token's
-// held de-provisioning (holds.go).
+// reads (users, groups, the audit log), the release of a SCIM token's held
+// de-provisioning (holds.go), and the rollover of a connection's SP
+// certificate in three steps (sprollover.go).
 //
 // It has two layers:
 //
@@ -48,7 +49,9 @@
 //
 // Error answers are {"error": "…", "fields": {…}, "request_id": "…"}, with a
 // fixed "error" text per status: 400 invalid input (fields), 401, 403, 404,
-// 409 a conflict with what is stored (e.g. a slug taken; fields), 412 If-Match
+// 409 a conflict with what is stored (e.g. a slug taken; fields; or a step of
+// the SP certificate rollover that its state does not allow, whose "error"
+// says why, in fixed words: StateError), 412 If-Match
 // does not match the version (ETag), 413, 415, and 500 "internal error,
 // reference <request-id>", whose cause goes only to the log.
 package admin

@@ -110,7 +110,9 @@ func httpStatus(err error) int {
 
 // errorMessage is the "error" text of an answer with status code: fixed per
 // status, so that no cause's text (SQL, file paths, driver messages) ever
-// reaches a client. Field-level detail travels in "fields".
+// reaches a client. Field-level detail travels in "fields"; a 409 of a
+// StateError says what state refused the request, in that error's fixed
+// words.
 func errorMessage(code int, err error) string {
 	switch code {
 	case http.StatusBadRequest:
@@ -125,6 +127,10 @@ func errorMessage(code int, err error) string {
 	case http.StatusNotFound:
 		return "not found"
 	case http.StatusConflict:
+		var se *StateError
+		if errors.As(err, &se) {
+			return se.Message
+		}
 		return "conflict with the current state"
 	case http.StatusPreconditionFailed:
 		return "the resource has changed since it was read (If-Match does not match its version)"
