@@ -711,6 +711,127 @@ func TestConsoleFlowsInABrowser(t *testing.T) {
 	}) {
 		return
 	}
+
+	if !t.Run("SPCertificateRollover", func(t *testing.T) {
+		b := *admin
+		b.t = t
+		spCertificateRollover(&b, srv)
+	}) {
+		return
+	}
+}
+
+// evaluate returns the value of the JavaScript expression in the current
+// page.
+func evaluate[T any](b *browser, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// spCertificateRollover takes the Demo IdP connection's SP certificate
+// through the three steps of a rollover on its page (Connection → SP
+// certificate), checking what the page says after each, and that people
+// still sign in through the demo IdP (which reads onramp's SP metadata at
+// each sign-in) once the new certificate is active and once the old one is
+// gone.
+func spCertificateRollover(b *browser, srv *onrampServer) {
+	t := b.t
+	page := "/admin/demo/sso/demo-idp"
+	sec := section("SP certificate")
+	state := "//*[@id='sp-rollover-state']"
+	// rows are the table's rows as "Role fingerprint", in order.
+	rows := func() []string {
+		return strings.Split(evaluate[string](b, `Array.from(document.querySelectorAll("#sp-certificates tbody tr")).
+			map(tr => tr.querySelector("th").textContent.trim() + " " + tr.querySelector("code").textContent.trim()).join("\n")`), "\n")
+	}
+	roleOf := func(row string) string { r, _, _ := strings.Cut(row, " "); return r }
+	fingerprintOf := func(row string) string { _, f, _ := strings.Cut(row, " "); return f }
+	notice := func() string { return b.text("//p[@role='status']") }
+	signsIn := func(when string) {
+		t.Helper()
+		p := b.profile()
+		p.signInWithDemoIdP("Grace Hopper")
+		p.waitPath("/admin/demo/organization")
+		if h := p.text("//h1"); h != "Only Admins can use the admin console" { // Grace is a Member: signed in, and the console says no
+			t.Fatalf("%s: Grace's sign-in ends at %q", when, h)
+		}
+	}
+
+	b.open(page)
+	if got := b.text(state); got != "No rollover under way." {
+		t.Fatalf("before the rollover the page says %q", got)
+	}
+	before := rows()
+	if len(before) != 1 || roleOf(before[0]) != "Active" {
+		t.Fatalf("certificates before the rollover: %q", before)
+	}
+	original := fingerprintOf(before[0])
+
+	// Step 1.
+	b.follow(named(sec, "Start rollover"))
+	b.waitPath(page)
+	if n := notice(); !strings.HasPrefix(n, "SP certificate rollover started") {
+		t.Fatalf("after Start rollover the page says %q", n)
+	}
+	if got := b.text(state); !strings.HasPrefix(got, "Rollover started.") || !strings.Contains(got, "Give the identity provider the new certificate") {
+		t.Fatalf("state after Start rollover: %q", got)
+	}
+	started := rows()
+	if len(started) != 2 || roleOf(started[0]) != "Active" || fingerprintOf(started[0]) != original || roleOf(started[1]) != "Incoming" {
+		t.Fatalf("certificates after Start rollover: %q", started)
+	}
+	incoming := fingerprintOf(started[1])
+	if b.text(named(sec, "Cancel rollover")) != "Cancel rollover" {
+		t.Fatal("no Cancel rollover beside Activate")
+	}
+
+	// Step 2.
+	b.follow(named(sec, "Activate new certificate"))
+	b.waitPath(page)
+	if n := notice(); !strings.HasPrefix(n, "New SP certificate activated") {
+		t.Fatalf("after Activate the page says %q", n)
+	}
+	if got := b.text(state); !strings.HasPrefix(got, "New certificate active.") {
+		t.Fatalf("state after Activate: %q", got)
+	}
+	activated := rows()
+	if len(activated) != 2 || activated[0] != "Active "+incoming || activated[1] != "Outgoing "+original {
+		t.Fatalf("certificates after Activate: %q (incoming was %s)", activated, incoming)
+	}
+	signsIn("after Activate")
+
+	// Step 3.
+	b.follow(named(sec, "Finish: remove old certificate"))
+	b.waitPath(page)
+	if n := notice(); n != "SP certificate rollover finished: the old certificate is removed." {
+		t.Fatalf("after Finish the page says %q", n)
+	}
+	if got := b.text(state); got != "No rollover under way." {
+		t.Fatalf("state after Finish: %q", got)
+	}
+	if after := rows(); len(after) != 1 || after[0] != "Active "+incoming {
+		t.Fatalf("certificates after Finish: %q", after)
+	}
+	signsIn("after Finish")
+
+	// The three steps are in the audit log, by Ada.
+	for _, action := range []string{"connection.sp_rollover_started", "connection.sp_certificate_activated", "connection.sp_rollover_finished"} {
+		var log struct {
+			Events []struct {
+				Actor string `json:"actor"`
+			} `json:"events"`
+		}
+		srv.api(t, http.MethodGet, "/audit-events?action="+action, nil, &log)
+		if len(log.Events) != 1 || !strings.HasPrefix(log.Events[0].Actor, "user:") {
+			t.Fatalf("%s events: %+v", action, log.Events)
+		}
+	}
 }
 
 // setJITToggle performs flow 2: Administration → SSO, the Demo IdP row's

@@ -163,6 +163,10 @@ func (cn *Console) routes() []route {
 		{http.MethodGet, "/sso/:conn", cn.connection, false},
 		{http.MethodPost, "/sso/:conn/details", cn.postDetails, true},
 		{http.MethodPost, "/sso/:conn/authentication", cn.postAuthentication, false},
+		{http.MethodGet, "/sso/:conn/sp-certificates/:cert", cn.spCertificateFile, false},
+		{http.MethodPost, "/sso/:conn/sp-certificates/rollover", cn.startSPRollover, false},
+		{http.MethodPost, "/sso/:conn/sp-certificates/activate", cn.activateSPRollover, false},
+		{http.MethodPost, "/sso/:conn/sp-certificates/finish", cn.finishSPRollover, false},
 		{http.MethodGet, "/sso/:conn/delete", cn.confirmDelete, false},
 		{http.MethodPost, "/sso/:conn/delete", cn.deleteConnection, false},
 		{http.MethodGet, "/sso/:conn/mapping", cn.mapping, false},
@@ -483,6 +487,14 @@ func notice(c echo.Context) string {
 		return "Invitation sent again, with a new link; the previous link no longer works."
 	case "invitation-revoked":
 		return "Invitation revoked. Its link no longer works."
+	case "sp-rollover-started":
+		return "SP certificate rollover started: the new certificate is published beside the active one. Give it to the identity provider, then activate it."
+	case "sp-certificate-activated":
+		return "New SP certificate activated: onramp signs with it now. Once the identity provider no longer uses the old one, finish the rollover."
+	case "sp-rollover-finished":
+		return "SP certificate rollover finished: the old certificate is removed."
+	case "sp-rollover-cancelled":
+		return "SP certificate rollover cancelled: the new certificate is removed; the active one is unchanged."
 	case "released":
 		return "Hold released. The token's deactivations and deletions go through again as the identity provider retries them."
 	}

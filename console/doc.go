@@ -29,6 +29,11 @@
 //     field-by-field overrides, group-to-role rules and a Preview that runs
 //     the unsaved mapping on a pasted SAML response or SCIM body, with the JIT
 //     verdict) and its SCIM provisioning (base URL, tokens shown once, revoke).
+//     Its SP certificate section lists the connection's SP certificates
+//     (role, SHA-256 fingerprint, validity, a PEM download) and the button of
+//     the next step of a rollover with what it does: Start rollover; then
+//     Activate new certificate or Cancel rollover; then Finish: remove old
+//     certificate (sprollover.go).
 //     While a SCIM token's de-provisioning is held (the mass de-provisioning
 //     safety rail, store.Holds), the SSO page and every SCIM page show a
 //     banner per hold, with the counts and a Release button.

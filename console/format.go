@@ -20,6 +20,8 @@ func funcs() template.FuncMap {
 		"source": sourceLabel,
 		"dict":   dict,
 		"short":  short,
+		"certID": certID,
+		"spRole": spRole,
 	}
 }
 

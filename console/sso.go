@@ -130,6 +130,9 @@ type connectionData struct {
 	Auth       admin.Authentication
 	Details    connectionForm
 	Errors     map[string]string
+	// SP is the connection's SP certificates and where a rollover of them
+	// stands (sprollover.go).
+	SP admin.SPCertificates
 }
 
 // JITBlockers says what else JIT provisioning through this connection needs.
@@ -154,8 +157,12 @@ func (cn *Console) connectionPage(c echo.Context, p *req, slug string) (connecti
 	if err != nil {
 		return connectionData{}, err
 	}
+	sp, err := cn.svc.SPCertificates(ctx, p.actor, slug)
+	if err != nil {
+		return connectionData{}, err
+	}
 	d := connectionData{frame: cn.frame(p, conn.Name, "sso"), Conn: conn, Tab: "connection", JIT: ob, Auth: conn.Authentication,
-		Details: connectionForm{Slug: conn.Slug, Name: conn.Name}}
+		Details: connectionForm{Slug: conn.Slug, Name: conn.Name}, SP: sp}
 	return d, nil
 }
 
