@@ -132,9 +132,15 @@ func (s *Service) StartSPRollover(ctx context.Context, a Actor, slug string) (SP
 	if err != nil {
 		return SPCertificates{}, err
 	}
-	// The first pair, if one is needed, is made before the write
-	// transaction, as SPMetadata makes it; the incoming one is made in it by
-	// jit.StartSPRollover, on the row as it is there.
+	// The keys are made before the write transaction (a key takes tens to
+	// hundreds of milliseconds, which would hold the store's writer): the
+	// first pair, if one is needed, as SPMetadata makes it, and the
+	// incoming key, whose certificate jit.StartSPRollover makes in the
+	// transaction, on the row as it is there.
+	key, err := jit.NewSPKey()
+	if err != nil {
+		return SPCertificates{}, fmt.Errorf("admin: %w", err)
+	}
 	var firstCert, firstKey string
 	if cur.SPCertPEM == "" || cur.SPKeyPEM == "" {
 		if firstCert, firstKey, err = jit.NewSPKeyPair(s.now()); err != nil {
@@ -148,7 +154,7 @@ func (s *Service) StartSPRollover(ctx context.Context, a Actor, slug string) (SP
 			}
 			c.SPCertPEM, c.SPKeyPEM = firstCert, firstKey
 		}
-		err := jit.StartSPRollover(c, s.now())
+		err := jit.StartSPRollover(c, key, s.now())
 		switch {
 		case errors.Is(err, jit.ErrRolloverUnderWay) && state.Rollover == RolloverActivated:
 			return &StateError{Message: "An SP certificate rollover is under way: its new certificate is active and the old one is still published. Finish the rollover (remove the old certificate) before starting another.", err: err}

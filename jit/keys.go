@@ -28,10 +28,26 @@ const spKeyBits = 2048
 // store.Connection's SPCertPEM and SPKeyPEM. The key signs our AuthnRequests
 // and decrypts encrypted assertions.
 func NewSPKeyPair(now time.Time) (certPEM, keyPEM string, err error) {
+	key, err := NewSPKey()
+	if err != nil {
+		return "", "", err
+	}
+	return spKeyPairWith(key, now)
+}
+
+// NewSPKey generates an SP key, the slow half of NewSPKeyPair (tens to
+// hundreds of milliseconds): callers that make the certificate inside a
+// store write (StartSPRollover) generate the key before it.
+func NewSPKey() (*rsa.PrivateKey, error) {
 	key, err := rsa.GenerateKey(rand.Reader, spKeyBits)
 	if err != nil {
-		return "", "", fmt.Errorf("jit: generate sp key: %w", err)
+		return nil, fmt.Errorf("jit: generate sp key: %w", err)
 	}
+	return key, nil
+}
+
+// spKeyPairWith is NewSPKeyPair with the key given.
+func spKeyPairWith(key *rsa.PrivateKey, now time.Time) (certPEM, keyPEM string, err error) {
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	if err != nil {
 		return "", "", fmt.Errorf("jit: generate sp certificate serial: %w", err)

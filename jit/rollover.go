@@ -1,6 +1,7 @@
 package jit
 
 import (
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/base64"
@@ -57,9 +58,14 @@ var (
 	ErrNoSPKeyPair = errors.New("jit: the connection has no SP key pair yet")
 )
 
-// StartSPRollover gives c a new, incoming SP key pair beside its active one
-// (step 1). It changes c only; the caller stores it.
-func StartSPRollover(c *store.Connection, now time.Time) error {
+// StartSPRollover gives c a new, incoming SP key pair, of key (from
+// NewSPKey), beside its active one (step 1). It changes c only; the caller
+// stores it. Making the certificate takes a signature, not a key
+// generation, so it may run inside the store write that reads c.
+func StartSPRollover(c *store.Connection, key *rsa.PrivateKey, now time.Time) error {
+	if key == nil {
+		return errors.New("jit: start sp rollover: no key")
+	}
 	if c.SPCertPEM == "" || c.SPKeyPEM == "" {
 		return ErrNoSPKeyPair
 	}
@@ -78,7 +84,7 @@ func StartSPRollover(c *store.Connection, now time.Time) error {
 	if earliest := active.Cert.NotBefore.Add(time.Hour + time.Second); at.Before(earliest) {
 		at = earliest
 	}
-	certPEM, keyPEM, err := NewSPKeyPair(at)
+	certPEM, keyPEM, err := spKeyPairWith(key, at)
 	if err != nil {
 		return err
 	}

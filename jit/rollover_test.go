@@ -1,6 +1,7 @@
 package jit
 
 import (
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
@@ -21,6 +22,15 @@ func newRolloverConn(t *testing.T, made time.Time) store.Connection {
 		t.Fatal(err)
 	}
 	return store.Connection{ID: "c1", Slug: "okta", SPCertPEM: certPEM, SPKeyPEM: keyPEM}
+}
+
+func newKey(t *testing.T) *rsa.PrivateKey {
+	t.Helper()
+	key, err := NewSPKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
 }
 
 func roles(t *testing.T, c store.Connection) []string {
@@ -46,7 +56,7 @@ func TestSPRollover_ThreeSteps(t *testing.T) {
 
 	// Started the very same second the pair was made (a fixed clock): the
 	// incoming certificate still starts after the active one.
-	if err := StartSPRollover(&c, made); err != nil {
+	if err := StartSPRollover(&c, newKey(t), made); err != nil {
 		t.Fatal(err)
 	}
 	incoming := c.SPNextCertPEM
@@ -56,7 +66,7 @@ func TestSPRollover_ThreeSteps(t *testing.T) {
 	if c.SPCertPEM != original || incoming == "" || c.SPNextKeyPEM == "" {
 		t.Fatal("start changed the active pair or made no second one")
 	}
-	if err := StartSPRollover(&c, made); !errors.Is(err, ErrRolloverUnderWay) {
+	if err := StartSPRollover(&c, newKey(t), made); !errors.Is(err, ErrRolloverUnderWay) {
 		t.Errorf("second start = %v, want ErrRolloverUnderWay", err)
 	}
 
@@ -90,7 +100,7 @@ func TestSPRollover_ThreeSteps(t *testing.T) {
 func TestSPRollover_CancelBeforeActivation(t *testing.T) {
 	c := newRolloverConn(t, time.Now().Add(-48*time.Hour))
 	original := c.SPCertPEM
-	if err := StartSPRollover(&c, time.Now()); err != nil {
+	if err := StartSPRollover(&c, newKey(t), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if err := FinishSPRollover(&c); err != nil {
@@ -99,7 +109,7 @@ func TestSPRollover_CancelBeforeActivation(t *testing.T) {
 	if c.SPCertPEM != original || c.SPNextCertPEM != "" {
 		t.Error("cancelling changed the active pair or kept the incoming one")
 	}
-	if err := StartSPRollover(&store.Connection{}, time.Now()); !errors.Is(err, ErrNoSPKeyPair) {
+	if err := StartSPRollover(&store.Connection{}, newKey(t), time.Now()); !errors.Is(err, ErrNoSPKeyPair) {
 		t.Errorf("start without a key pair = %v, want ErrNoSPKeyPair", err)
 	}
 }
@@ -133,7 +143,7 @@ func TestDescribeSPCertificates(t *testing.T) {
 func TestSPMetadataFor_PublishesBothCertificates(t *testing.T) {
 	c := newRolloverConn(t, time.Now().Add(-time.Hour))
 	c.IdPMetadataXML = string(samltest.New(t, samltest.Options{}).MetadataXML(t))
-	if err := StartSPRollover(&c, time.Now()); err != nil {
+	if err := StartSPRollover(&c, newKey(t), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := NewConnectionConfig(testBaseURL, "acme", c)
