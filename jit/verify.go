@@ -16,7 +16,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/beevik/etree"
 	"github.com/jonboulle/clockwork"
 	rtvalidator "github.com/mattermost/xml-roundtrip-validator"
 	saml2 "github.com/russellhaering/gosaml2"
@@ -159,10 +158,12 @@ func (a Assertion) used(conn store.ConnectionID) store.UsedAssertion {
 //     EncryptedAssertion anywhere in the document, as its child
 //     (assertion_count). Signature wrapping needs a second assertion or
 //     response somewhere in the document, so it fails here whatever its
-//     signatures say. The scans of the bytes (encoding, declarations, the
-//     token bound) run before any parser sees them; the checks of the parsed
-//     tree run beside step 2, which reads the same bytes, and their failure
-//     is reported ahead of step 2's, as if they had run first.
+//     signatures say. This step builds no tree, and all of it runs before
+//     gosaml2 sees the document: the scans of the bytes (encoding,
+//     declarations, the token bound), then one pass of a scanner that reads
+//     the structure as encoding/xml tokenizes it (precheckShape). The
+//     scanner only refuses; what it lets through, step 2 parses and
+//     round-trip-checks again.
 //  2. gosaml2: mattermost's XML round-trip check on the same bytes, before
 //     anything else it does (malformed); signatures by this connection's IdP
 //     certificates only (unsigned, signature_invalid), decryption with the
@@ -201,9 +202,10 @@ func (v *Verifier) Verify(conn ConnectionConfig, samlResponse string, pending []
 // in the later steps (defence in depth).
 //
 // claimed, if set, is told the NameID the document claims as soon as step 1
-// has passed, before any signature is checked: the ACS starts reading the
-// account of that identity meanwhile (see prefetched). Nothing may trust
-// it: it is only a guess at what the verified assertion will say.
+// has passed, before any signature is checked (before step 2 starts, on the
+// caller's goroutine): the ACS starts reading the account of that identity
+// meanwhile (see prefetched). Nothing may trust it: it is only a guess at
+// what the verified assertion will say.
 func (v *Verifier) verify(conn ConnectionConfig, samlResponse string, pending []string, countAssertions bool, claimed func(nameID string)) (Assertion, error) {
 	if len(samlResponse) > v.maxSize {
 		return Assertion{}, reject(ReasonTooLarge, fmt.Errorf("response is %d bytes, limit %d", len(samlResponse), v.maxSize))
@@ -219,19 +221,17 @@ func (v *Verifier) verify(conn ConnectionConfig, samlResponse string, pending []
 	if err != nil {
 		return Assertion{}, reject(ReasonConnectionMisconfigured, err)
 	}
-	// The shape check of the parsed tree runs beside gosaml2's validation:
-	// both only read raw, and the response is trusted only if both pass, so
-	// their order changes nothing but the wall time of a sign-in, which
-	// would otherwise pay for parsing the document twice in a row. A shape
-	// failure is reported ahead of gosaml2's, as if it had run first.
-	shaped := make(chan error, 1)
-	go func() {
-		nameID, err := precheckTree(raw, countAssertions)
-		if err == nil && claimed != nil && nameID != "" {
-			claimed(nameID)
-		}
-		shaped <- err
-	}()
+	// The shape check is a single pass over the bytes (see precheckShape),
+	// a small fraction of gosaml2's parse and signature checks, so it runs
+	// here, before them, and the account read it lets the caller start
+	// (claimed) overlaps all of gosaml2's work.
+	nameID, err := precheckShape(raw, countAssertions)
+	if err != nil {
+		return Assertion{}, err
+	}
+	if claimed != nil && nameID != "" {
+		claimed(nameID)
+	}
 	// gosaml2 decodes the same base64 again; it is re-encoded only when it
 	// has the white space decodeBase64 removed.
 	encoded := samlResponse
@@ -239,9 +239,6 @@ func (v *Verifier) verify(conn ConnectionConfig, samlResponse string, pending []
 		encoded = base64.StdEncoding.EncodeToString(raw)
 	}
 	resp, err := sp.validator.ValidateEncodedResponse(encoded)
-	if shapeErr := <-shaped; shapeErr != nil {
-		return Assertion{}, shapeErr
-	}
 	if err != nil {
 		// gosaml2 runs the round-trip check only after it has parsed the
 		// document, and reports its failure as plain text; it is checked
@@ -295,86 +292,6 @@ func precheckBytes(raw []byte) error {
 	}
 	if bound := 3*int64(bytes.Count(raw, []byte("<"))) + 1; bound > maxXMLTokens {
 		return reject(ReasonTooLarge, fmt.Errorf("document has up to %d XML tokens, limit %d", bound, maxXMLTokens))
-	}
-	return nil
-}
-
-// precheckTree is the part of step 1 that parses the document: one
-// Response root, exactly one assertion, its child, no comments, directives,
-// stray processing instructions or repeated attributes. It returns the
-// NameID the (unencrypted) assertion claims, unverified, or "".
-func precheckTree(raw []byte, countAssertions bool) (claimedNameID string, err error) {
-	// mattermost's round-trip check is not repeated here: gosaml2 runs it on
-	// the same bytes before it trusts anything (step 2 of Verify), and it
-	// costs more than parsing the document. Nothing here accepts a document,
-	// so checking the shape of one that will fail it changes only which
-	// reason a doubly broken document is refused with.
-	doc := etree.NewDocument()
-	doc.ReadSettings.PreserveDuplicateAttrs = true
-	if err := doc.ReadFromBytes(raw); err != nil {
-		return "", reject(ReasonMalformed, fmt.Errorf("xml: %w", err))
-	}
-	root := doc.Root()
-	if root == nil || root.Tag != "Response" || root.NamespaceURI() != saml2.SAMLProtocolNamespace {
-		return "", reject(ReasonMalformed, errors.New("root element is not a samlp:Response"))
-	}
-	var s shape
-	if err := s.walk(doc.Child, 0); err != nil {
-		return "", err
-	}
-	if !countAssertions {
-		return "", nil
-	}
-	if s.responses != 1 || len(s.assertions) != 1 {
-		return "", reject(ReasonAssertionCount, fmt.Errorf("document has %d Response and %d assertion elements, want 1 and 1", s.responses, len(s.assertions)))
-	}
-	if s.assertions[0].Parent() != root {
-		return "", reject(ReasonAssertionCount, errors.New("the assertion is not a child of the Response"))
-	}
-	if subject := s.assertions[0].SelectElement("Subject"); subject != nil {
-		if nameID := subject.SelectElement("NameID"); nameID != nil {
-			claimedNameID = strings.TrimSpace(nameID.Text())
-		}
-	}
-	return claimedNameID, nil
-}
-
-// shape counts what precheck looks for. Elements are matched on their local
-// name whatever their namespace, so that no prefix trick hides an assertion.
-type shape struct {
-	responses  int
-	assertions []*etree.Element
-}
-
-func (s *shape) walk(tokens []etree.Token, depth int) error {
-	for _, tok := range tokens {
-		switch t := tok.(type) {
-		case *etree.Comment:
-			return reject(ReasonXMLComment, errors.New("document has a comment"))
-		case *etree.Directive:
-			return reject(ReasonDoctype, errors.New("document has a directive"))
-		case *etree.ProcInst:
-			if depth > 0 || t.Target != "xml" {
-				return reject(ReasonMalformed, fmt.Errorf("unexpected processing instruction %q", t.Target))
-			}
-		case *etree.Element:
-			seen := make(map[string]bool, len(t.Attr))
-			for _, a := range t.Attr {
-				if seen[a.FullKey()] {
-					return reject(ReasonMalformed, fmt.Errorf("element %s has attribute %s twice", t.Tag, a.FullKey()))
-				}
-				seen[a.FullKey()] = true
-			}
-			switch t.Tag {
-			case "Response":
-				s.responses++
-			case "Assertion", "EncryptedAssertion":
-				s.assertions = append(s.assertions, t)
-			}
-			if err := s.walk(t.Child, depth+1); err != nil {
-				return err
-			}
-		}
 	}
 	return nil
 }
