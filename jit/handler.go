@@ -302,7 +302,11 @@ func (h *Handler) metadata(c echo.Context) error {
 	if err != nil {
 		return h.fail(c, err)
 	}
-	md, err := SPMetadata(urls, sp, h.now())
+	second, err := parseSecondSPKeyPair(t.conn)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	md, err := SPMetadataFor(urls, sp, second, h.now())
 	if err != nil {
 		return h.fail(c, err)
 	}

@@ -1,13 +1,18 @@
 package jit
 
 import (
+	"context"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"encoding/xml"
 	"errors"
+	"net/http"
 	"testing"
 	"time"
 
+	"github.com/crewjam/saml"
 	"github.com/russellhaering/gosaml2/types"
 
 	"github.com/onramp-dev/onramp/jit/samltest"
@@ -190,4 +195,110 @@ func TestSPMetadataFor_PublishesBothCertificates(t *testing.T) {
 			}
 		})
 	}
+}
+
+// registerEncryptingTo registers the site's SP metadata with its IdP as an
+// IdP admin who configured one encryption certificate, cert: every
+// assertion is encrypted to it. Signing certificates are kept as published.
+func (s *site) registerEncryptingTo(t *testing.T, cert *x509.Certificate) {
+	t.Helper()
+	res, md := s.get(t, s.newBrowser(t), "/saml/acme/okta/metadata")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("metadata: %s", res.Status)
+	}
+	var ed saml.EntityDescriptor
+	if err := xml.Unmarshal([]byte(md), &ed); err != nil {
+		t.Fatal(err)
+	}
+	want := base64.StdEncoding.EncodeToString(cert.Raw)
+	found := false
+	for d := range ed.SPSSODescriptors {
+		var kept []saml.KeyDescriptor
+		for _, kd := range ed.SPSSODescriptors[d].KeyDescriptors {
+			if kd.Use == "encryption" {
+				if len(kd.KeyInfo.X509Data.X509Certificates) == 0 || kd.KeyInfo.X509Data.X509Certificates[0].Data != want {
+					continue
+				}
+				found = true
+			}
+			kept = append(kept, kd)
+		}
+		ed.SPSSODescriptors[d].KeyDescriptors = kept
+	}
+	if !found {
+		t.Fatal("the SP metadata does not publish the certificate for encryption")
+	}
+	out, err := xml.Marshal(ed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.idp.RegisterSP(t, out, true)
+}
+
+// rolloverStep applies a rollover step to the site's connection in the
+// store, as the admin API does.
+func (s *site) rolloverStep(t *testing.T, step func(c *store.Connection) error) store.Connection {
+	t.Helper()
+	c, err := s.st.UpdateConnection(context.Background(), s.conn.ID, func(c *store.Connection) error { return step(c) },
+		store.AuditEvent{Actor: "admin", Action: "test.rollover"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func parseCert(t *testing.T, certPEM string) *x509.Certificate {
+	t.Helper()
+	block, _ := pem.Decode([]byte(certPEM))
+	if block == nil {
+		t.Fatal("no PEM block")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+// Through a whole rollover, an IdP that encrypts assertions to whichever
+// of the published certificates its admin configured goes on signing
+// people in: the old one before, during and right after the swap, the new
+// one as soon as it is published.
+func TestHandler_SPRollover_AssertionsToEitherKeyDecrypt(t *testing.T) {
+	s := newSite(t, jitBySSO())
+	signIn := func(step string) {
+		t.Helper()
+		res, body := s.signIn(t, s.newBrowser(t), "", samltest.Login{User: alice()})
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("%s: %s %s", step, res.Status, body)
+		}
+	}
+	res, _ := s.get(t, s.newBrowser(t), "/saml/acme/okta/metadata") // makes the first pair
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("metadata: %s", res.Status)
+	}
+	first, err := s.st.GetConnection(context.Background(), s.conn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldCert := parseCert(t, first.SPCertPEM)
+	s.registerEncryptingTo(t, oldCert)
+	signIn("before the rollover")
+
+	started := s.rolloverStep(t, func(c *store.Connection) error { return StartSPRollover(c, newKey(t), time.Now()) })
+	newCert := parseCert(t, started.SPNextCertPEM)
+	signIn("started, IdP still on the old certificate")
+	s.registerEncryptingTo(t, newCert)
+	signIn("started, IdP on the new certificate")
+
+	s.rolloverStep(t, ActivateSPRollover)
+	signIn("activated, IdP on the new certificate")
+	s.registerEncryptingTo(t, oldCert)
+	signIn("activated, IdP still on the old certificate")
+
+	s.rolloverStep(t, FinishSPRollover)
+	res, body := s.signIn(t, s.newBrowser(t), "", samltest.Login{User: alice()})
+	wantPage(t, res, body, http.StatusForbidden, ReasonDecryptionFailed)
+	s.registerEncryptingTo(t, newCert)
+	signIn("finished, IdP on the new certificate")
 }

@@ -6,13 +6,13 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -79,6 +79,39 @@ type connSP struct {
 	fingerprint [32]byte
 	validator   *saml2.SAMLServiceProvider
 	requester   *saml2.SAMLServiceProvider
+	// secondValidator is validator with the second SP key of a rollover
+	// (ConnectionConfig.SPSecond), nil without one: gosaml2 decrypts with
+	// one key only, so an assertion that the active key cannot decrypt is
+	// validated again with it. secondFirst records that the last encrypted
+	// assertion needed the second key, so that an IdP that moved to it
+	// costs one validation per sign-in, not two.
+	secondValidator *saml2.SAMLServiceProvider
+	secondFirst     atomic.Bool
+}
+
+// validate runs gosaml2's validation of encoded with the active SP key and,
+// during a rollover, with the second one if the first cannot decrypt.
+func (sp *connSP) validate(encoded string) (*types.Response, error) {
+	if sp.secondValidator == nil {
+		return sp.validator.ValidateEncodedResponse(encoded)
+	}
+	first, second := sp.validator, sp.secondValidator
+	if sp.secondFirst.Load() {
+		first, second = second, first
+	}
+	resp, err := first.ValidateEncodedResponse(encoded)
+	if err == nil || !isDecryptionError(err) {
+		return resp, err
+	}
+	resp, err2 := second.ValidateEncodedResponse(encoded)
+	if err2 != nil {
+		if isDecryptionError(err2) {
+			return nil, err // neither key decrypts: the first one's error says so
+		}
+		return nil, err2 // the other key decrypted it; what failed next is the reason
+	}
+	sp.secondFirst.Store(second == sp.secondValidator)
+	return resp, nil
 }
 
 // NewVerifier returns a Verifier.
@@ -238,7 +271,7 @@ func (v *Verifier) verify(conn ConnectionConfig, samlResponse string, pending []
 	if strings.ContainsAny(samlResponse, " \t\r\n") {
 		encoded = base64.StdEncoding.EncodeToString(raw)
 	}
-	resp, err := sp.validator.ValidateEncodedResponse(encoded)
+	resp, err := sp.validate(encoded)
 	if err != nil {
 		// gosaml2 runs the round-trip check only after it has parsed the
 		// document, and reports its failure as plain text; it is checked
@@ -553,27 +586,9 @@ func (v *Verifier) Metadata(conn ConnectionConfig) ([]byte, error) {
 // SPMetadata returns a connection's SP metadata XML: entity ID, the HTTP-POST
 // ACS, and the SP certificate as signing and encryption key, valid for a
 // week from now. It needs no IdP: Admins download it before they set the IdP
-// up.
+// up. During a rollover, SPMetadataFor publishes the second certificate too.
 func SPMetadata(urls SPURLs, sp SPKeyPair, now time.Time) ([]byte, error) {
-	if urls.EntityID == "" || urls.ACS == "" || sp.Key == nil || sp.Cert == nil {
-		return nil, errors.New("jit: sp metadata: no urls or key pair")
-	}
-	gsp := &saml2.SAMLServiceProvider{
-		AssertionConsumerServiceURL: urls.ACS,
-		ServiceProviderIssuer:       urls.EntityID,
-		SPKeyStore:                  dsig.TLSCertKeyStore(tls.Certificate{Certificate: [][]byte{sp.Cert.Raw}, PrivateKey: sp.Key, Leaf: sp.Cert}),
-		SignAuthnRequests:           true,
-		Clock:                       dsig.NewFakeClockAt(now),
-	}
-	md, err := gsp.Metadata()
-	if err != nil {
-		return nil, fmt.Errorf("jit: sp metadata: %w", err)
-	}
-	out, err := xml.MarshalIndent(md, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("jit: sp metadata: %w", err)
-	}
-	return append([]byte(xml.Header), out...), nil
+	return SPMetadataFor(urls, sp, nil, now)
 }
 
 // serviceProvider returns conn's gosaml2 service providers, building them if
@@ -590,18 +605,23 @@ func (v *Verifier) serviceProvider(conn ConnectionConfig) (*connSP, error) {
 	}
 	sp := &connSP{
 		fingerprint: fp,
-		validator:   v.newGosaml2SP(conn, -v.skew),
-		requester:   v.newGosaml2SP(conn, 0),
+		validator:   v.newGosaml2SP(conn, conn.SP, -v.skew),
+		requester:   v.newGosaml2SP(conn, conn.SP, 0),
+	}
+	if conn.SPSecond != nil {
+		sp.secondValidator = v.newGosaml2SP(conn, *conn.SPSecond, -v.skew)
 	}
 	v.sps[conn.ID] = sp
 	return sp, nil
 }
 
-func (v *Verifier) newGosaml2SP(conn ConnectionConfig, offset time.Duration) *saml2.SAMLServiceProvider {
+// newGosaml2SP is gosaml2 set up for conn, with the SP key pair key (which
+// decrypts, and signs AuthnRequests), its clock offset by offset.
+func (v *Verifier) newGosaml2SP(conn ConnectionConfig, key SPKeyPair, offset time.Duration) *saml2.SAMLServiceProvider {
 	keys := dsig.TLSCertKeyStore(tls.Certificate{
-		Certificate: [][]byte{conn.SP.Cert.Raw},
-		PrivateKey:  conn.SP.Key,
-		Leaf:        conn.SP.Cert,
+		Certificate: [][]byte{key.Cert.Raw},
+		PrivateKey:  key.Key,
+		Leaf:        key.Cert,
 	})
 	return &saml2.SAMLServiceProvider{
 		IdentityProviderSSOURL:      conn.IdP.SSOURL,
@@ -638,6 +658,9 @@ func fingerprint(conn ConnectionConfig) [32]byte {
 		field(c.Raw)
 	}
 	field(conn.SP.Cert.Raw)
+	if conn.SPSecond != nil {
+		field(conn.SPSecond.Cert.Raw)
+	}
 	var out [32]byte
 	h.Sum(out[:0])
 	return out
