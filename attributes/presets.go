@@ -136,10 +136,16 @@ func okta() Mapping {
 //
 // A user without a mailbox has no mail: Entra then sends no email on either side
 // and the preset falls back to the UPN (the name claim / userName) on both.
+//
+// userName comes from the name claim before the NameID: both are the UPN by
+// default, but admins often switch the NameID to a persistent or pairwise
+// identifier (user.objectid, the documented samples' format), and the SCIM
+// side's userName stays userPrincipalName, so the name claim is what makes the
+// same person the same account on both sides.
 func entra() Mapping {
 	return Mapping{
 		Email:       rule(list(claimEmail, claimName, SourceNameID), list(scimWorkEmail, scimPrimaryEmail, scimAnyEmail, "userName"), true, emailOnly()),
-		UserName:    rule(list(SourceNameID, claimName), list("userName"), true),
+		UserName:    rule(list(claimName, SourceNameID), list("userName"), true),
 		GivenName:   rule(list(claimGivenName), list("name.givenName"), false),
 		FamilyName:  rule(list(claimSurname), list("name.familyName"), false),
 		DisplayName: displayNameRule(list(claimDisplayName), list("displayName", "name.formatted")),

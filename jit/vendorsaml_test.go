@@ -126,11 +126,12 @@ func vendorCases() []vendorCase {
 			"http://schemas.microsoft.com/identity/claims/objectidentifier": {"3F2504E0-4F89-11D3-9A0C-0305E82C3301"},
 		},
 		// No emailaddress claim: the email falls back to the name claim (the
-		// UPN). The NameID is Entra's pairwise identifier, so it, not the
-		// UPN, becomes the userName (see the preset's comment on NameID).
+		// UPN). The NameID is Entra's pairwise identifier; the userName is
+		// the UPN from the name claim, as Entra's SCIM sends it (see the
+		// preset's comment).
 		wantProfile: attributes.Profile{
 			Email:    "testuser@contoso.com",
-			UserName: "Uz2Pqz1X7pxe4XLWxV9KJQ+n59d573SepSAkuYKSde8=",
+			UserName: "testuser@contoso.com",
 			Role:     attributes.RoleMember,
 		},
 	}
@@ -173,7 +174,7 @@ func vendorCases() []vendorCase {
 		// No displayname claim: the preset's template builds it.
 		wantProfile: attributes.Profile{
 			Email:       "sample.admin@contoso.onmicrosoft.com",
-			UserName:    "m_H3naDei2LNxUmEcWd0BZlNi_jVET1pMLR6iQSuYmo",
+			UserName:    "sample.admin@contoso.onmicrosoft.com",
 			GivenName:   "Sample",
 			FamilyName:  "Admin",
 			DisplayName: "Sample Admin",
