@@ -81,8 +81,8 @@ type Connection struct {
 	// sign. Both empty otherwise.
 	SPNextCertPEM string
 	SPNextKeyPEM  string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // Source says how a user account came to exist.
