@@ -378,8 +378,9 @@ func TestPostgresNoRetryForOtherErrors(t *testing.T) {
 }
 
 // TestPostgresDeadlockIsRetried: two writes that lock two rows in opposite
-// orders deadlock; the server aborts one (40P01), the writer runs it again, and
-// both writes end up committed.
+// orders deadlock; the server aborts one (40P01), the writer runs it again
+// (more than once if the retry deadlocks again), and both writes end up
+// committed.
 func TestPostgresDeadlockIsRetried(t *testing.T) {
 	s := postgresWriterFixture(t)
 	if err := s.w.do(t.Context(), "seed", func(ctx context.Context, tx *sql.Tx) error {
@@ -421,8 +422,12 @@ func TestPostgresDeadlockIsRetried(t *testing.T) {
 			t.Errorf("write %d: %v", i, err)
 		}
 	}
-	if runs[0]+runs[1] != 3 {
-		t.Errorf("runs = %v, want one write run twice (a deadlock victim is retried once)", runs)
+	// The first runs always deadlock. A victim's retry can deadlock again:
+	// it may lock its first row before the survivor, woken by the abort,
+	// takes that row for its second update. So at least one retry, and
+	// possibly more, but both writes end committed.
+	if runs[0]+runs[1] < 3 {
+		t.Errorf("runs = %v, want a deadlock victim run again", runs)
 	}
 	if got := pgRows(t, s); got[1] != 2 || got[2] != 2 {
 		t.Errorf("rows = %v, want both rows bumped by both writes", got)
