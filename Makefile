@@ -35,6 +35,10 @@ lint: ## gofmt, go vet and golangci-lint (.golangci.yml)
 bench: ## run the Go benchmarks (store and SCIM); see README for `onramp bench scim`
 	go test -run '^$$' -bench . -benchmem ./store/... ./scim/...
 
+.PHONY: bench-acs
+bench-acs: ## SAML sign-in cost over gosaml2's bare validation (README: BenchmarkACS)
+	go test ./jit -run '^$$' -bench ACS -benchtime 300x
+
 .PHONY: golden
 golden: ## rewrite golden files (-update) in every package that has them, then show the diff
 	@for dir in $$(grep -rl --include='*_test.go' 'flag.Bool("update"' . | xargs -r -n1 dirname | sort -u); do \
