@@ -105,6 +105,12 @@ func (tc *targetCache) put(orgSlug, connSlug string, t target) {
 	tc.entries[[2]string{orgSlug, connSlug}] = t
 }
 
+func (tc *targetCache) drop(orgSlug, connSlug string) {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	delete(tc.entries, [2]string{orgSlug, connSlug})
+}
+
 // connMapping is a connection's resolved and compiled attribute mapping.
 type connMapping struct {
 	compiled *attributes.Compiled

@@ -387,6 +387,7 @@ func (h *Handler) acs(c echo.Context) error {
 		return h.fail(c, err)
 	}
 	if p != nil {
+		h.targets.drop(c.Param("org"), c.Param("connection")) // gone
 		return h.render(c, *p)
 	}
 	h.targets.put(c.Param("org"), c.Param("connection"), fresh)

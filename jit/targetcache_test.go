@@ -160,4 +160,7 @@ func TestHandler_CachedConnection_DeletedConnectionIsUnknown(t *testing.T) {
 	if code, _ := s.me(t, b); code != http.StatusUnauthorized {
 		t.Errorf("me after posting to a deleted connection: %d, want 401", code)
 	}
+	if _, ok := s.h.targets.get("acme", "okta"); ok {
+		t.Error("the deleted connection is still cached")
+	}
 }
