@@ -2,9 +2,7 @@ package admin
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -40,7 +38,7 @@ type Certificate struct {
 	Subject   string    `json:"subject"`
 	NotBefore time.Time `json:"notBefore"`
 	NotAfter  time.Time `json:"notAfter"`
-	SHA256    string    `json:"sha256"` // fingerprint of the DER, hex
+	SHA256    string    `json:"sha256"` // fingerprint of the DER, as jit.Fingerprint writes it (3F:A1:…)
 }
 
 // IdP is what onramp read from a connection's IdP metadata.
@@ -141,8 +139,7 @@ func idpOf(md jit.IdPMetadata) *IdP {
 }
 
 func certificateOf(c *x509.Certificate) Certificate {
-	sum := sha256.Sum256(c.Raw)
-	return Certificate{Subject: c.Subject.String(), NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(), SHA256: hex.EncodeToString(sum[:])}
+	return Certificate{Subject: c.Subject.String(), NotBefore: c.NotBefore.UTC(), NotAfter: c.NotAfter.UTC(), SHA256: jit.Fingerprint(c)}
 }
 
 // metadataProblem turns ParseIdPMetadata's error into words for the Admin. Its
@@ -466,25 +463,9 @@ func (s *Service) SPMetadata(ctx context.Context, a Actor, slug string) ([]byte,
 			return nil, fmt.Errorf("admin: store sp key pair: %w", err)
 		}
 	}
-	urls, err := jit.NewSPURLs(s.base, a.org.Slug, c.Slug)
-	if err != nil {
-		return nil, fmt.Errorf("admin: %w", err)
-	}
-	kp, err := jit.ParseSPKeyPair(c.SPCertPEM, c.SPKeyPEM)
+	md, err := jit.ConnectionSPMetadata(s.base, a.org.Slug, c, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("admin: connection %q: %w", slug, err)
-	}
-	var second *jit.SPKeyPair
-	if c.SPNextCertPEM != "" {
-		kp2, err := jit.ParseSPKeyPair(c.SPNextCertPEM, c.SPNextKeyPEM)
-		if err != nil {
-			return nil, fmt.Errorf("admin: connection %q: second sp key pair: %w", slug, err)
-		}
-		second = &kp2
-	}
-	md, err := jit.SPMetadataFor(urls, kp, second, s.now())
-	if err != nil {
-		return nil, fmt.Errorf("admin: %w", err)
 	}
 	return md, nil
 }

@@ -294,19 +294,7 @@ func (h *Handler) metadata(c echo.Context) error {
 	if p != nil {
 		return h.render(c, *p)
 	}
-	urls, err := NewSPURLs(h.base, t.org.Slug, t.conn.Slug)
-	if err != nil {
-		return h.fail(c, err)
-	}
-	sp, err := ParseSPKeyPair(t.conn.SPCertPEM, t.conn.SPKeyPEM)
-	if err != nil {
-		return h.fail(c, err)
-	}
-	second, err := parseSecondSPKeyPair(t.conn)
-	if err != nil {
-		return h.fail(c, err)
-	}
-	md, err := SPMetadataFor(urls, sp, second, h.now())
+	md, err := ConnectionSPMetadata(h.base, t.org.Slug, t.conn, h.now())
 	if err != nil {
 		return h.fail(c, err)
 	}

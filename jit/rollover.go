@@ -4,6 +4,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
@@ -165,20 +166,47 @@ func describeSPCert(certPEM, keyPEM, role string) (SPCertificate, error) {
 	if err != nil {
 		return SPCertificate{}, err
 	}
-	sum := sha256.Sum256(kp.Cert.Raw)
+	return SPCertificate{
+		Role:      role,
+		PEM:       certPEM,
+		SHA256:    Fingerprint(kp.Cert),
+		Subject:   kp.Cert.Subject.String(),
+		NotBefore: kp.Cert.NotBefore,
+		NotAfter:  kp.Cert.NotAfter,
+	}, nil
+}
+
+// Fingerprint is cert's SHA-256 fingerprint (of its DER) as IdP consoles
+// show it, upper-case hex pairs separated by colons (3F:A1:…): the one
+// format onramp shows for every certificate, the IdP's and its own.
+func Fingerprint(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.Raw)
 	hexed := strings.ToUpper(hex.EncodeToString(sum[:]))
 	pairs := make([]string, 0, len(sum))
 	for i := 0; i < len(hexed); i += 2 {
 		pairs = append(pairs, hexed[i:i+2])
 	}
-	return SPCertificate{
-		Role:      role,
-		PEM:       certPEM,
-		SHA256:    strings.Join(pairs, ":"),
-		Subject:   kp.Cert.Subject.String(),
-		NotBefore: kp.Cert.NotBefore,
-		NotAfter:  kp.Cert.NotAfter,
-	}, nil
+	return strings.Join(pairs, ":")
+}
+
+// ConnectionSPMetadata is the SP metadata of stored connection c of the
+// organization with slug orgSlug under baseURL: its active key pair and,
+// during a rollover, its second one (SPMetadataFor). The public metadata
+// endpoint and the admin API serve this, so they never differ.
+func ConnectionSPMetadata(baseURL, orgSlug string, c store.Connection, now time.Time) ([]byte, error) {
+	urls, err := NewSPURLs(baseURL, orgSlug, c.Slug)
+	if err != nil {
+		return nil, err
+	}
+	active, err := ParseSPKeyPair(c.SPCertPEM, c.SPKeyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("jit: connection %s: %w", c.ID, err)
+	}
+	second, err := parseSecondSPKeyPair(c)
+	if err != nil {
+		return nil, fmt.Errorf("jit: connection %s: %w", c.ID, err)
+	}
+	return SPMetadataFor(urls, active, second, now)
 }
 
 // parseSecondSPKeyPair parses c's second key pair, nil if it has none.

@@ -3,12 +3,15 @@ package jit
 import (
 	"context"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -301,4 +304,20 @@ func TestHandler_SPRollover_AssertionsToEitherKeyDecrypt(t *testing.T) {
 	wantPage(t, res, body, http.StatusForbidden, ReasonDecryptionFailed)
 	s.registerEncryptingTo(t, newCert)
 	signIn("finished, IdP on the new certificate")
+}
+
+func TestFingerprint(t *testing.T) {
+	c := newRolloverConn(t, time.Now())
+	kp, err := ParseSPKeyPair(c.SPCertPEM, c.SPKeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(kp.Cert.Raw)
+	var want []string
+	for _, b := range sum {
+		want = append(want, fmt.Sprintf("%02X", b))
+	}
+	if got := Fingerprint(kp.Cert); got != strings.Join(want, ":") {
+		t.Errorf("Fingerprint = %q, want %q", got, strings.Join(want, ":"))
+	}
 }
