@@ -27,7 +27,10 @@
 //	_cslike=on             LIKE is case-sensitive, as in PostgreSQL; the store
 //	                       folds case itself (below), so the same SQL means the
 //	                       same thing on both engines
-//	_stmt_cache_size=64    prepared statements are reused per connection
+//	_stmt_cache_size=64    prepared statements are reused per connection;
+//	                       with the query planner stability guarantee, which
+//	                       every connection gets (qpsg.go), they are reused
+//	                       as compiled, not compiled again at each call
 //	_cache_size=-32768     a 32 MiB page cache (SQLite's default is 2 MiB): the
 //	                       writer keeps the upper levels and recently written
 //	                       pages of a million users' indexes instead of

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/onramp-dev/onramp/store"
 )
@@ -255,7 +257,8 @@ func (b *whereBuilder) compareColumn(c store.Compare, col column) error {
 		case store.OpCo:
 			cond, v = ` LIKE ? ESCAPE '\'`, "%"+likeEscape(v)+"%"
 		case store.OpSw:
-			cond, v = ` LIKE ? ESCAPE '\'`, likeEscape(v)+"%"
+			b.startsWith(col, v)
+			return nil
 		case store.OpEw:
 			cond, v = ` LIKE ? ESCAPE '\'`, "%"+likeEscape(v)
 		case store.OpGt:
@@ -339,6 +342,53 @@ func (b *whereBuilder) compareColumn(c store.Compare, col column) error {
 		return nil
 	}
 	return bad("unknown column kind")
+}
+
+// startsWith writes "col starts with v" as the range of strings that start
+// with v, with the LIKE that says it exactly beside it: an index on col
+// serves the range on both engines, whatever v is bound to (the columns are
+// byte-ordered: BINARY on SQLite, COLLATE "C" on PostgreSQL), where a LIKE
+// alone is served by one only if the engine plans for the bound value
+// (SQLite does not: qpsg.go).
+func (b *whereBuilder) startsWith(col column, v string) {
+	b.sql("(")
+	if col.kind == kindNullable {
+		b.sql(col.expr + " IS NOT NULL AND ")
+	}
+	b.arg(col.expr+" >= ?", v)
+	if hi, ok := prefixEnd(v); ok {
+		b.arg(" AND "+col.expr+" < ?", hi)
+	}
+	b.arg(" AND "+col.expr+` LIKE ? ESCAPE '\'`, likeEscape(v)+"%")
+	b.sql(")")
+}
+
+// prefixEnd returns the least string, in byte order, greater than every
+// string that starts with prefix: prefix with its last code point
+// incremented (a code point past the last is dropped and the one before it
+// incremented instead), still valid UTF-8, so that PostgreSQL accepts it. UTF-8
+// orders code points as their numbers and no code point's encoding is a
+// prefix of another's, so s starts with prefix exactly when
+// prefix <= s < prefixEnd(prefix). ok is false when no string bounds them
+// (prefix empty, or made of U+10FFFF only).
+func prefixEnd(prefix string) (end string, ok bool) {
+	for prefix != "" {
+		r, size := utf8.DecodeLastRuneInString(prefix)
+		prefix = prefix[:len(prefix)-size]
+		switch {
+		case r == utf8.RuneError && size == 1:
+			// Not UTF-8 (a store value never is): stay exact with the LIKE alone.
+			return "", false
+		case r >= unicode.MaxRune:
+			continue
+		case r == 0xD7FF:
+			r = 0xE000 // past the surrogates, which UTF-8 cannot encode
+		default:
+			r++
+		}
+		return prefix + string(r), true
+	}
+	return "", false
 }
 
 // likeEscape escapes LIKE's wildcards (with ESCAPE '\'), so that the value is

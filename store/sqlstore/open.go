@@ -250,6 +250,9 @@ func openSQLite(ctx context.Context, path string, readers int) (wdb, rdb *sql.DB
 	case path == ":memory:" || strings.Contains(path, "mode=memory"):
 		return nil, nil, errors.New("sqlstore: in-memory SQLite is not supported: readers and the writer must share a file")
 	}
+	if err := registerStablePlans(); err != nil {
+		return nil, nil, err
+	}
 	wdb = sql.OpenDB(sqliteConnector{dsn: path + sqliteWriter, pragmas: sqliteWriterPragmas})
 	// One writer connection, never closed while the store is open: SQLite allows
 	// one writer at a time, and owning it means no write of ours waits on a lock
