@@ -142,5 +142,7 @@ type Holds interface {
 	// PurgeEvents deletes the audit events of every organization whose Time
 	// is before before, in batches that each commit on their own (so other
 	// writes are not held up behind one long delete), and returns how many.
+	// It keeps the most recently recorded event even if it is that old, so
+	// that event IDs keep growing (AuditQuery.Before pages by ID).
 	PurgeEvents(ctx context.Context, before time.Time) (int, error)
 }

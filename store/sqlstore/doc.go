@@ -104,6 +104,19 @@
 // durable when its COMMIT has fsynced the WAL, and a checkpoint fsyncs the
 // database file before the WAL it copied may be overwritten.
 //
+// # Pages per write (SQLite)
+//
+// A COMMIT with synchronous=FULL costs in proportion to the pages it appends
+// to the WAL, each written and synced whole. So the tables written at every
+// sign-in keep their rows in their primary key's b-tree (sessions and
+// assertions are WITHOUT ROWID: one page per insert, not a rowid table's page
+// and its key index's), and audit_events has a plain INTEGER PRIMARY KEY (IDs
+// still only grow: a new row takes the largest plus one, and retention,
+// PurgeEvents, never removes the newest) instead of AUTOINCREMENT, which writes the
+// sqlite_sequence table at every insert. Migration 00006 made those changes:
+// a returning person's sign-in (BenchmarkSignIn/SignInLinked, counted with
+// strace) went from 32.7 to 28.8 page writes, WAL and checkpoint together.
+//
 // Reads use a separate pool of reader connections. List queries count and read
 // their page in one read transaction, so Total and Items agree.
 //

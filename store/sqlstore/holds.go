@@ -256,11 +256,14 @@ func (s *Store) ReleaseHold(ctx context.Context, org store.OrgID, id store.HoldI
 const purgeBatch = 2000
 
 // PurgeEvents deletes the audit events older than before, purgeBatch per
-// transaction, oldest first.
+// transaction, oldest first. It keeps the newest event whatever its age: on
+// SQLite a new event's ID is the largest plus one (audit_events has no
+// AUTOINCREMENT, see "Pages per write"), so IDs keep growing only while the
+// largest stays.
 func (s *Store) PurgeEvents(ctx context.Context, before time.Time) (int, error) {
 	cut := micros(stamp(before))
 	del := s.d.rebind(`DELETE FROM audit_events WHERE id IN
-		(SELECT id FROM audit_events WHERE time < ? ORDER BY time LIMIT ?)`)
+		(SELECT id FROM audit_events WHERE time < ? AND id < (SELECT max(id) FROM audit_events) ORDER BY time LIMIT ?)`)
 	total := 0
 	for {
 		var n int64

@@ -54,6 +54,9 @@ func testMigrationsKeepData(t *testing.T, dsn string) {
 		VALUES ('u1', 'o1', 0, 'ann@acme.com', 'work', ?)`, true)
 	exec(`INSERT INTO audit_events (org_id, time, actor, action, user_id, group_id, connection_id, rule, detail)
 		VALUES ('o1', ?, 'operator', 'user.created', 'u1', '', '', '', NULL)`, created)
+	exec(`INSERT INTO sessions (id_hash, org_id, user_id, created_at, expires_at, last_seen_at)
+		VALUES (?, 'o1', 'u1', ?, ?, ?)`, []byte("session-hash"), created, created+3600e6, created)
+	exec(`INSERT INTO assertions (connection_id, assertion_id, not_on_or_after) VALUES ('c1', '_a1', ?)`, created+300e6)
 	check := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -88,6 +91,22 @@ func testMigrationsKeepData(t *testing.T, dsn string) {
 	check(err)
 	if len(evs) != 1 || evs[0].UserID != "u1" || evs[0].Time.UnixMicro() != created {
 		t.Errorf("events = %+v", evs)
+	}
+	var migrated int64
+	if len(evs) == 1 {
+		migrated = evs[0].ID
+	}
+	se, err := s.GetSession(t.Context(), []byte("session-hash"))
+	check(err)
+	if se.UserID != "u1" || se.ExpiresAt.UnixMicro() != created+3600e6 {
+		t.Errorf("session = %+v", se)
+	}
+	// IDs keep growing past the migrated ones.
+	check(s.RecordEvent(t.Context(), store.AuditEvent{OrgID: "o1", Actor: "operator", Action: "test.after"}))
+	evs, err = s.ListEvents(t.Context(), "o1", store.AuditQuery{Action: "test.after"})
+	check(err)
+	if len(evs) != 1 || evs[0].ID <= migrated {
+		t.Errorf("event recorded after the migrations = %+v, want an ID above the migrated one's, %d", evs, migrated)
 	}
 	// The migrated data keeps working for writes.
 	if _, err := s.CreateUser(t.Context(), store.User{OrgID: "o1", UserName: "ANN"}, store.AuditEvent{}); !errors.Is(err, store.ErrConflict) {

@@ -372,4 +372,24 @@ func testPurgeEvents(t *testing.T, s store.Store) {
 	if n := must(s.PurgeEvents(ctx(t), cut))(t); n != 0 {
 		t.Errorf("second PurgeEvents = %d, want 0", n)
 	}
+
+	// When every event is old enough, the newest stays, and IDs keep growing
+	// past it.
+	var last int64
+	for _, org := range []store.OrgID{a.ID, b.ID} {
+		for _, ev := range events(t, s, org, "test.event") {
+			last = max(last, ev.ID)
+		}
+	}
+	if n := must(s.PurgeEvents(ctx(t), cut.Add(365*24*time.Hour)))(t); n < 5 {
+		t.Errorf("PurgeEvents of everything = %d, want at least the 5 older test events", n)
+	}
+	left := append(events(t, s, a.ID, "test.event"), events(t, s, b.ID, "test.event")...)
+	if len(left) != 1 || left[0].ID != last {
+		t.Errorf("after purging everything, events left = %+v, want the newest, %d", left, last)
+	}
+	check(t, s.RecordEvent(ctx(t), store.AuditEvent{OrgID: a.ID, Actor: "test", Action: "test.after"}))
+	if after := events(t, s, a.ID, "test.after"); len(after) != 1 || after[0].ID <= last {
+		t.Errorf("event recorded after the purge = %+v, want an ID above %d", after, last)
+	}
 }
