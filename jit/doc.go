@@ -115,13 +115,13 @@
 // With one browser at a time, that transaction's durable commit is most of
 // what a sign-in adds: SQLite appends every page the sign-in changed to the
 // WAL and syncs it (synchronous=FULL). A returning person's sign-in changes
-// about 14 pages: the user and identity rows, the session with its four
-// indexes, the assertion ID with its two, the audit event with its two and
-// the AUTOINCREMENT counter. Measured on the 2-core CI machine (2026-12-07),
-// the commit took 0.9-1.3 ms of a 6 ms sign-in (a new person's, 1.2-1.9
-// ms), and 0.7 ms with four of those indexes left out (an experiment, not
-// the schema). With several
-// browsers the commits are shared and a sign-in's cost is its CPU.
+// the user and identity rows, the session with its three indexes, the
+// assertion ID with its expiry index and the audit event with its two
+// (sqlstore's doc.go, "pages per write"). Measured on the 2-core CI machine
+// (2026-12-07), the commit took 0.9-1.6 ms of a 6-7 ms sign-in, a new
+// person's 1.2-1.9 ms, against a bare validation of 3.6-4.2 ms; the disk's
+// sync time varies by a third from run to run. With several browsers the
+// commits are shared and a sign-in's cost is its CPU.
 //
 // Nothing in this package logs a SAML response, an assertion or a token.
 package jit
