@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/onramp-dev/onramp/store"
@@ -156,4 +157,87 @@ func mustMigrations(t *testing.T, d *dialect) []string {
 		t.Fatalf("no %s migrations found: %v", d.name, err)
 	}
 	return files
+}
+
+// TestFewerPagesMigrationRoundTrip: SQLite's 00006 rebuilds sessions,
+// assertions and audit_events both ways without losing a row, and leaves
+// the tables in the layout it promises (WITHOUT ROWID; no AUTOINCREMENT).
+func TestFewerPagesMigrationRoundTrip(t *testing.T) {
+	db, err := openDBs(t.Context(), filepath.Join(t.TempDir(), "onramp.db"), options{readers: 1, maxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.close() }()
+	p, err := newMigrator(t.Context(), db.d, db.write, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.write.ExecContext(t.Context(), q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	count := func(table string) (n int) {
+		t.Helper()
+		if err := db.write.QueryRowContext(t.Context(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	ddl := func(table string) (sql string) {
+		t.Helper()
+		if err := db.write.QueryRowContext(t.Context(), "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?", table).Scan(&sql); err != nil {
+			t.Fatal(err)
+		}
+		return sql
+	}
+	if _, err := p.UpTo(t.Context(), 5); err != nil {
+		t.Fatal(err)
+	}
+	exec(`INSERT INTO orgs (id, slug, name, jit_email_domains, jit_sso_connections, access_email_domains,
+		access_sso_connections, created_at, updated_at) VALUES ('o1', 'acme', 'Acme', 0, 0, '[]', '[]', 1, 1)`)
+	exec(`INSERT INTO users (id, org_id, user_name, user_name_lower, display_name, display_name_lower, given_name,
+		family_name, emails, active, role, custom, source, connection_id, resource, version, created_at, updated_at)
+		VALUES ('u1', 'o1', 'ann', 'ann', '', '', '', '', '[]', 1, 'Member', '{}', 'scim', '', '{}', 1, 1, 1)`)
+	exec(`INSERT INTO sessions (id_hash, org_id, user_id, created_at, expires_at, last_seen_at) VALUES (x'01', 'o1', 'u1', 1, 2, 1)`)
+	exec(`INSERT INTO assertions (connection_id, assertion_id, not_on_or_after) VALUES ('c1', '_a1', 5)`)
+	exec(`INSERT INTO audit_events (org_id, time, actor, action, user_id, group_id, connection_id, rule)
+		VALUES ('o1', 1, 'a', 'b', '', '', '', ''), ('o1', 2, 'a', 'b', '', '', '', '')`)
+
+	steps := []struct {
+		name string
+		run  func() error
+		// layout: whether sessions and assertions are WITHOUT ROWID and
+		// audit_events has no AUTOINCREMENT.
+		compact bool
+	}{
+		{"up to 6", func() error { _, err := p.UpTo(t.Context(), 6); return err }, true},
+		{"down to 5", func() error { _, err := p.DownTo(t.Context(), 5); return err }, false},
+		{"up again", func() error { _, err := p.UpTo(t.Context(), 6); return err }, true},
+	}
+	for _, st := range steps {
+		if err := st.run(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		for table, want := range map[string]int{"sessions": 1, "assertions": 1, "audit_events": 2} {
+			if got := count(table); got != want {
+				t.Errorf("%s: %d rows in %s, want %d", st.name, got, table, want)
+			}
+		}
+		for _, table := range []string{"sessions", "assertions"} {
+			if got := strings.Contains(ddl(table), "WITHOUT ROWID"); got != st.compact {
+				t.Errorf("%s: %s WITHOUT ROWID = %v, want %v", st.name, table, got, st.compact)
+			}
+		}
+		if got := strings.Contains(ddl("audit_events"), "AUTOINCREMENT"); got == st.compact {
+			t.Errorf("%s: audit_events AUTOINCREMENT = %v, want %v", st.name, got, !st.compact)
+		}
+	}
+	// A new event after the round trip takes an ID past the migrated ones.
+	exec(`INSERT INTO audit_events (org_id, time, actor, action, user_id, group_id, connection_id, rule) VALUES ('o1', 3, 'a', 'b', '', '', '', '')`)
+	var maxID int
+	if err := db.write.QueryRowContext(t.Context(), "SELECT max(id) FROM audit_events").Scan(&maxID); err != nil || maxID != 3 {
+		t.Errorf("max event ID = %d (%v), want 3", maxID, err)
+	}
 }
