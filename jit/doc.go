@@ -112,16 +112,22 @@
 // coalesced: the sign-in's transaction commits anyway, for the session and
 // the audit event that DESIGN requires for every decision.
 //
-// With one browser at a time, that transaction's durable commit is most of
-// what a sign-in adds: SQLite appends every page the sign-in changed to the
-// WAL and syncs it (synchronous=FULL). A returning person's sign-in changes
-// the user and identity rows, the session with its three indexes, the
-// assertion ID with its expiry index and the audit event with its two
+// With one browser at a time, that transaction's commit was most of what a
+// sign-in added when it waited for the disk: SQLite appends every page the
+// sign-in changed to the WAL and syncs it. A returning person's sign-in
+// changes the user and identity rows, the session with its three indexes,
+// the assertion ID with its expiry index and the audit event with its two
 // (sqlstore's doc.go, "pages per write"). Measured on the 2-core CI machine
-// (2026-12-07), the commit took 0.9-1.6 ms of a 6-7 ms sign-in, a new
-// person's 1.2-1.9 ms, against a bare validation of 3.6-4.2 ms; the disk's
-// sync time varies by a third from run to run. With several browsers the
-// commits are shared and a sign-in's cost is its CPU.
+// (2026-12-07), that commit with its fsync took 0.9-1.6 ms of a 6-7 ms
+// sign-in, a new person's 1.2-1.9 ms, against a bare validation of
+// 3.6-4.2 ms. So the store answers a sign-in once its commit is written,
+// and fsyncs it just after (sqlstore's doc.go, "Deferred durability"): the
+// ACS's redirect goes out meanwhile, while every other answer of the server
+// waits for the fsync, so nothing but the session cookie is seen before the
+// sign-in is durable, and after a restart of the machine, which can lose
+// the last sign-ins' replay records, assertions issued before it are
+// refused (ReasonIssuedBeforeRecovery). With several browsers the commits
+// are shared and a sign-in's cost is its CPU.
 //
 // Nothing in this package logs a SAML response, an assertion or a token.
 package jit

@@ -31,6 +31,7 @@ const (
 	ReasonInResponseToMismatch    = "in_response_to_mismatch"   // envelope and assertion disagree on InResponseTo
 	ReasonIdPInitiatedNotAllowed  = "idp_initiated_not_allowed" // unsolicited response, and the connection does not allow it
 	ReasonReplayed                = "replayed"                  // the assertion ID was already used
+	ReasonIssuedBeforeRecovery    = "issued_before_recovery"    // issued before the store recovered from a machine restart that may have lost replay records
 	ReasonConnectionMisconfigured = "connection_misconfigured"  // the connection itself cannot verify anything (no IdP certificate, bad SP key)
 )
 

@@ -159,11 +159,17 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	}, nil
 }
 
+// ACSRoute is the ACS's echo route pattern. Its answer, a redirect with the
+// new session's cookie, may go out before the sign-in's commit is fsynced
+// (server.Config.AnswerBeforeDurable): it shows nothing else the sign-in
+// wrote.
+const ACSRoute = "/saml/:org/:connection/acs"
+
 // Register adds the endpoints to e.
 func (h *Handler) Register(e *echo.Echo) {
 	e.GET("/saml/:org/:connection/metadata", h.metadata)
 	e.GET("/saml/:org/:connection/login", h.login)
-	e.POST("/saml/:org/:connection/acs", h.acs)
+	e.POST(ACSRoute, h.acs)
 	e.GET("/api/v1/me", h.me)
 	e.POST("/logout", h.logout)
 }
@@ -478,7 +484,7 @@ func (h *Handler) rejected(c echo.Context, t target, ve *VerifyError) error {
 	}
 	msg := fmt.Sprintf("Your sign-in through %s could not be verified. Ask your Admin to check the SAML set-up of this connection, quoting the reason code and reference below.", t.conn.Name)
 	switch ve.Reason {
-	case ReasonInResponseToUnknown, ReasonExpired, ReasonReplayed, ReasonIssueInstantTooOld:
+	case ReasonInResponseToUnknown, ReasonExpired, ReasonReplayed, ReasonIssueInstantTooOld, ReasonIssuedBeforeRecovery:
 		msg = "This sign-in has expired or was already used. Start again from the application's sign-in page."
 	case ReasonIdPInitiatedNotAllowed:
 		msg = fmt.Sprintf("%s does not accept sign-ins started from your identity provider's dashboard. Start from the application's sign-in page, or ask your Admin to allow IdP-initiated sign-in for %s.", t.org.Name, t.conn.Name)

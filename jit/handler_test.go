@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -25,13 +26,14 @@ import (
 // site is onramp's SAML endpoints on a real HTTPS server and a real SQLite
 // file, with the crewjam IdP set up for connection "okta" of "acme".
 type site struct {
-	st    *sqlstore.Store
-	srv   *httptest.Server
-	h     *Handler
-	idp   *samltest.IdP
-	clock *testClock
-	org   store.Org
-	conn  store.Connection
+	st     *sqlstore.Store
+	dbPath string // st's SQLite file
+	srv    *httptest.Server
+	h      *Handler
+	idp    *samltest.IdP
+	clock  *testClock
+	org    store.Org
+	conn   store.Connection
 }
 
 type siteOpts struct {
@@ -55,8 +57,9 @@ func jitBySSO() siteOpts {
 func newSite(t testing.TB, o siteOpts) *site {
 	t.Helper()
 	ctx := context.Background()
-	st, connID, _ := openTestStore(t)
-	s := &site{st: st, clock: &testClock{}, idp: samltest.New(t, samltest.Options{})}
+	dbPath := filepath.Join(t.TempDir(), "onramp.db")
+	st, connID, _ := openTestStoreAt(t, dbPath)
+	s := &site{st: st, dbPath: dbPath, clock: &testClock{}, idp: samltest.New(t, samltest.Options{})}
 	ev := store.AuditEvent{Actor: "operator", Action: "test.setup"}
 	var err error
 	s.org, err = st.GetOrgBySlug(ctx, "acme")
@@ -512,12 +515,19 @@ type replica struct {
 
 func (s *site) replica(t testing.TB) *replica {
 	t.Helper()
+	return s.replicaOn(t, s.st)
+}
+
+// replicaOn is a replica whose handler uses st, a store of its own on the
+// site's database.
+func (s *site) replicaOn(t testing.TB, st store.Store) *replica {
+	t.Helper()
 	e := echo.New()
 	srv := httptest.NewUnstartedServer(e)
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	h, err := NewHandler(HandlerConfig{
-		Store:      s.st,
+		Store:      st,
 		BaseURL:    s.srv.URL,
 		RequestKey: []byte(trackerKey),
 		Logger:     slog.New(slog.DiscardHandler),
@@ -628,6 +638,41 @@ func TestHandler_ReplayedOnAnotherReplica(t *testing.T) {
 				t.Fatalf("saml.rejected events: %+v", evs)
 			}
 		})
+	}
+}
+
+// TestHandler_IssuedBeforeMachineRestart: after the machine restarts (the
+// database is opened on another boot), a response issued before the
+// restart is refused, since its replay record may have been among the last
+// commits the restart lost; a response issued after it signs in.
+func TestHandler_IssuedBeforeMachineRestart(t *testing.T) {
+	s := newSite(t, func() siteOpts { o := jitBySSO(); o.allowIdPInitiated = true; return o }())
+	metadata := s.srv.URL + "/saml/acme/okta/metadata"
+	before := s.idp.IdPInitiated(t, metadata, "", samltest.Login{User: alice()})
+	time.Sleep(2 * time.Millisecond) // the fence is in microseconds, IssueInstant in milliseconds
+
+	restarted, err := sqlstore.Open(t.Context(), s.dbPath, slog.New(slog.DiscardHandler), sqlstore.WithBootID("the boot after a power cut"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = restarted.Close() })
+	r := s.replicaOn(t, restarted)
+
+	res, body := r.post(t, before, "", nil)
+	wantPage(t, res, body, http.StatusForbidden, ReasonIssuedBeforeRecovery)
+	if sessionCookie(res) != nil {
+		t.Fatal("a response issued before the restart set a session cookie")
+	}
+	if !strings.Contains(body, "Start again") {
+		t.Errorf("the page does not tell the person to start again:\n%s", body)
+	}
+	if evs := s.events(t, AuditSAMLRejected); len(evs) == 0 || evs[0].Rule != ReasonIssuedBeforeRecovery {
+		t.Fatalf("saml.rejected events: %+v", evs)
+	}
+
+	after := s.idp.IdPInitiated(t, metadata, "", samltest.Login{User: alice()})
+	if res, body := r.post(t, after, "", nil); res.StatusCode != http.StatusSeeOther || sessionCookie(res) == nil {
+		t.Fatalf("response issued after the restart: %s %s", res.Status, body)
 	}
 }
 

@@ -160,7 +160,7 @@ func (p *Provisioner) provision(ctx context.Context, org store.Org, conn store.C
 // changed before it was carried out: read again and decide again. A replay
 // is not one of them.
 func retryable(err error) bool {
-	return !errors.Is(err, store.ErrAssertionUsed) &&
+	return !errors.Is(err, store.ErrAssertionUsed) && !errors.Is(err, store.ErrIssuedBeforeRecovery) &&
 		(errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrVersionMismatch))
 }
 
@@ -262,11 +262,15 @@ func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Con
 	return Outcome{Decision: d, User: res.User}, nil
 }
 
-// signIn carries a decision out; a replay is a *VerifyError.
+// signIn carries a decision out; a replay, or an assertion issued before the
+// store recovered from a machine restart, is a *VerifyError.
 func (p *Provisioner) signIn(ctx context.Context, si store.SignIn) (store.SignInResult, error) {
 	res, err := p.st.SignIn(ctx, si)
-	if errors.Is(err, store.ErrAssertionUsed) {
+	switch {
+	case errors.Is(err, store.ErrAssertionUsed):
 		return store.SignInResult{}, reject(ReasonReplayed, err)
+	case errors.Is(err, store.ErrIssuedBeforeRecovery):
+		return store.SignInResult{}, reject(ReasonIssuedBeforeRecovery, err)
 	}
 	if err != nil {
 		return store.SignInResult{}, fmt.Errorf("jit: sign in: %w", err)

@@ -14,8 +14,14 @@ import (
 // "acme" and its connections "okta" and "other", whose IDs it returns.
 func openTestStore(t testing.TB) (st *sqlstore.Store, okta, other store.ConnectionID) {
 	t.Helper()
+	return openTestStoreAt(t, filepath.Join(t.TempDir(), "onramp.db"))
+}
+
+// openTestStoreAt is openTestStore on the SQLite file at path.
+func openTestStoreAt(t testing.TB, path string) (st *sqlstore.Store, okta, other store.ConnectionID) {
+	t.Helper()
 	ctx := context.Background()
-	st, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "onramp.db"), slog.New(slog.DiscardHandler))
+	st, err := sqlstore.Open(ctx, path, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -158,6 +158,8 @@ type Assertion struct {
 	Attributes   map[string][]string
 	SessionIndex string
 	AuthnInstant time.Time // zero if the IdP did not say
+	// IssueInstant is when the IdP issued the assertion (never zero).
+	IssueInstant time.Time
 	// NotOnOrAfter is the end of the assertion's validity: the earlier of
 	// the Conditions and the bearer SubjectConfirmationData limits.
 	NotOnOrAfter time.Time
@@ -176,7 +178,7 @@ func (a Assertion) used(conn store.ConnectionID) store.UsedAssertion {
 	if a.NotOnOrAfter.After(until) {
 		until = a.NotOnOrAfter
 	}
-	return store.UsedAssertion{ConnectionID: conn, ID: a.ID, NotOnOrAfter: until}
+	return store.UsedAssertion{ConnectionID: conn, ID: a.ID, NotOnOrAfter: until, IssuedAt: a.IssueInstant}
 }
 
 // Verify decodes and verifies samlResponse (the base64 SAMLResponse form
@@ -296,13 +298,15 @@ func (v *Verifier) verify(conn ConnectionConfig, samlResponse string, pending []
 // decodeBase64 decodes the form value. Some IdPs wrap base64 at 76 columns,
 // so ASCII whitespace is removed first.
 func decodeBase64(s string) ([]byte, error) {
-	s = strings.Map(func(r rune) rune {
-		switch r {
-		case ' ', '\t', '\r', '\n':
-			return -1
-		}
-		return r
-	}, s)
+	if strings.ContainsAny(s, " \t\r\n") {
+		s = strings.Map(func(r rune) rune {
+			switch r {
+			case ' ', '\t', '\r', '\n':
+				return -1
+			}
+			return r
+		}, s)
+	}
 	if s == "" {
 		return nil, errors.New("empty")
 	}
@@ -426,6 +430,7 @@ func (v *Verifier) check(conn ConnectionConfig, resp *types.Response) (Assertion
 		NameID:       strings.TrimSpace(as.Subject.NameID.Value),
 		NameIDFormat: as.Subject.NameID.Format,
 		Attributes:   map[string][]string{},
+		IssueInstant: as.IssueInstant.UTC(),
 		NotOnOrAfter: notOnOrAfter,
 		InResponseTo: scd.InResponseTo,
 	}

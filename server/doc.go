@@ -4,7 +4,7 @@
 // Prometheus metrics at /metrics.
 //
 // The middleware order, outermost first, is: request ID, request log, metrics,
-// recover, limits. So every request, even one whose handler panics, is logged and counted
+// recover, limits, durable. So every request, even one whose handler panics, is logged and counted
 // once with its final status and request ID. Request logs carry the method, the
 // path without its query string, the status, the latency, the request ID and, on
 // routes that name them, the organization and connection slugs; never bodies,
@@ -28,6 +28,14 @@
 // route's format: the JSON error body under /api/, an HTML page with a reason
 // code (too_large, rate_limited) elsewhere, and 429s carry Retry-After. SCIM
 // requests are left to the SCIM handler, which bounds them in SCIM's format.
+//
+// Durability (durable.go): with Config.Durable, an answer's status line waits
+// until every write committed so far is durable. A sign-in commits without
+// waiting for the disk (store/sqlstore, "Deferred durability") and the
+// store fsyncs it right after; this is what keeps such a write from being
+// shown, over SCIM, /api/v1/me or the console, before an OS crash could no
+// longer take it back. The ACS (Config.AnswerBeforeDurable) does not wait:
+// its answer is only the session's cookie and a redirect.
 //
 // Errors become JSON bodies of the shape {"error": "...", "request_id": "..."}. A 5xx
 // never carries the cause's text, only "internal error, reference <request-id>"; the

@@ -40,6 +40,11 @@ type Config struct {
 	// Limits bounds request rates outside SCIM (limits.go); body limits
 	// apply whatever it holds.
 	Limits Limits
+	// Durable, if set, holds every answer until the writes committed before
+	// it are durable (durable.go), except on the routes in
+	// AnswerBeforeDurable (echo route patterns: the ACS).
+	Durable             Durability
+	AnswerBeforeDurable []string
 }
 
 // New returns the echo instance serving onramp's routes. The caller may add more
@@ -70,6 +75,9 @@ func New(cfg Config) (*echo.Echo, error) {
 	}
 	e.Use(recoverMiddleware(cfg.Logger))
 	e.Use(limitsMiddleware(cfg.Limits, cfg.Now))
+	if cfg.Durable != nil {
+		e.Use(durableMiddleware(cfg.Durable, cfg.AnswerBeforeDurable, cfg.Logger))
+	}
 
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.String(http.StatusOK, "ok")

@@ -7,7 +7,16 @@
 //   - Safe for concurrent use by many goroutines and, for the SQL backends, by
 //     several processes on one database.
 //   - Every method that returns without error has committed durably: an
-//     acknowledged write survives a crash of the process.
+//     acknowledged write survives a crash of the process, and, except
+//     SignIn's, an OS crash or a power loss too. SignIn's commit is made
+//     durable against those right after it returns, not before (on SQLite:
+//     the writer does not wait for the disk at a sign-in, see
+//     sqlstore/doc.go "Deferred durability"); Durable waits for it, and the
+//     server calls Durable before any answer but the ACS's redirect, so a
+//     write that an OS crash could still take back is never shown outside
+//     the process. After a restart of the machine the store refuses
+//     assertions issued before it (ErrIssuedBeforeRecovery), since the
+//     replay records of the last sign-ins before the crash may be gone.
 //   - One call is one transaction. A write either happens completely, together with
 //     the audit event it was given, or not at all.
 //   - Times are stored and returned in UTC, truncated to microseconds.

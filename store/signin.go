@@ -13,6 +13,14 @@ import (
 // ErrAssertionUsed first.
 var ErrAssertionUsed = fmt.Errorf("%w: assertion already used", ErrConflict)
 
+// ErrIssuedBeforeRecovery: the assertion was issued before the store last
+// recovered from a restart of the machine (or a move to another one), when
+// replay records of the sign-ins made just before it may have been lost
+// (see Store.Durable). The assertion might be one of them, so it is refused
+// as a possible replay; nothing was written. The person starts the sign-in
+// again and gets a new assertion.
+var ErrIssuedBeforeRecovery = errors.New("store: assertion issued before the store's recovery from a machine restart")
+
 // ErrConfigChanged: the organization or connection a sign-in was decided on
 // (SignIn.Config) changed, or is gone, since the caller read it. Nothing was
 // written; read them again and decide again.
@@ -35,6 +43,10 @@ type UsedAssertion struct {
 	ConnectionID ConnectionID
 	ID           string
 	NotOnOrAfter time.Time
+	// IssuedAt is the assertion's IssueInstant. SignIn refuses an assertion
+	// issued before the store's last recovery with ErrIssuedBeforeRecovery;
+	// zero skips that check (for callers with no IssueInstant to give).
+	IssuedAt time.Time
 }
 
 // SignInAccount says which account a sign-in is for and how it gets there.
@@ -142,6 +154,13 @@ type SignIns interface {
 	// SignInAccount), ErrConflict (Create's userName or externalId, or
 	// the identity, is taken: a race with SCIM or another sign-in; read
 	// again), ErrInvalidReference (the connection is not the organization's),
-	// ErrConfigChanged (see SignIn.Config; nothing written).
+	// ErrConfigChanged (see SignIn.Config; nothing written),
+	// ErrIssuedBeforeRecovery (see UsedAssertion.IssuedAt; nothing written).
+	//
+	// A sign-in's commit may be durable against an OS crash or a power loss
+	// only shortly after SignIn returns (it always survives a crash of the
+	// process): see Store.Durable, which whoever shows the sign-in's effects
+	// outside the process (anything but the browser's session cookie) waits
+	// on first.
 	SignIn(ctx context.Context, in SignIn) (SignInResult, error)
 }

@@ -386,5 +386,15 @@ type Store interface {
 	Holds
 	// Ping reports whether the store is reachable (readiness).
 	Ping(ctx context.Context) error
+	// Durable returns once every write committed before the call is durable:
+	// it would survive an OS crash or a power loss, not only a crash of the
+	// process. Only SignIn may return before that (see the package doc);
+	// every other write is durable when it returns. A server calls Durable
+	// before it answers any request that could show what a sign-in wrote
+	// (an account it created, its session, its audit events), so that
+	// nothing outside the process ever sees a write that could still be
+	// lost. It fails only if the database could not be made durable (an
+	// fsync error) or ctx ends.
+	Durable(ctx context.Context) error
 	Close() error
 }

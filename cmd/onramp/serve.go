@@ -266,7 +266,8 @@ func (c *serveCmd) handler(e *env, st store.Store) (*echo.Echo, *demo.Demo, erro
 		return nil, nil, err
 	}
 	h, err := server.New(server.Config{Store: st, SCIM: scimHandler, Logger: e.logger, Metrics: c.metrics,
-		Limits: server.Limits{SAMLRate: c.SAMLRate, TokenRate: c.APITokenRate}})
+		Limits:  server.Limits{SAMLRate: c.SAMLRate, TokenRate: c.APITokenRate},
+		Durable: st, AnswerBeforeDurable: []string{jit.ACSRoute}})
 	if err != nil {
 		return nil, nil, err
 	}

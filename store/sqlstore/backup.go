@@ -34,7 +34,10 @@ var ErrBackupPostgres = errors.New("sqlstore: backup copies SQLite files; back u
 // with the backup, delete the database's -wal and -shm files if they exist
 // (they belong to the replaced file, and SQLite would apply a stale WAL to the
 // backup), and start the servers. Open migrates a backup taken by an older
-// version as it would the database itself.
+// version as it would the database itself. The copy's replay fence names no
+// boot of any machine, so the first store to open it moves the fence (see
+// fence.go): the assertions whose replay records were written after the
+// backup are refused.
 func Backup(ctx context.Context, path, to string) (err error) {
 	if isPostgres(path) {
 		return ErrBackupPostgres
@@ -74,6 +77,11 @@ func Backup(ctx context.Context, path, to string) (err error) {
 	}
 	if _, err := src.ExecContext(ctx, "VACUUM INTO ?", tmpName); err != nil {
 		return fmt.Errorf("sqlstore: backup: copy %s: %w", path, err)
+	}
+	if version >= replayFenceVersion {
+		if err := markRestored(ctx, tmpName); err != nil {
+			return err
+		}
 	}
 	if err := checkCopy(ctx, tmpName); err != nil {
 		return err
@@ -131,6 +139,25 @@ func checkBackupPaths(path, to string) error {
 		if dst == f {
 			return fmt.Errorf("sqlstore: backup: %s is one of the database's own files", to)
 		}
+	}
+	return nil
+}
+
+// replayFenceVersion is the migration that added the replay_fence table.
+const replayFenceVersion = 7
+
+// markRestored makes the copy's replay fence name no boot, so that the store
+// that opens it after a restore moves the fence (fence.go): the replay
+// records written after the backup are not in it, and the assertions they
+// recorded are refused, being issued before the restore.
+func markRestored(ctx context.Context, name string) (err error) {
+	db, err := sql.Open("sqlite3", name)
+	if err != nil {
+		return fmt.Errorf("sqlstore: backup: mark the copy's replay fence: %w", err)
+	}
+	defer func() { err = errors.Join(err, db.Close()) }()
+	if _, err := db.ExecContext(ctx, `UPDATE replay_fence SET boot_id = 'backup'`); err != nil {
+		return fmt.Errorf("sqlstore: backup: mark the copy's replay fence: %w", err)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/onramp-dev/onramp/store"
 )
@@ -284,11 +285,17 @@ func TestRestoreFromBackup(t *testing.T) {
 		}
 	}
 
+	opened := time.Now()
 	r, err := Open(t.Context(), path, nil)
 	if err != nil {
 		t.Fatalf("Open restored: %v", err)
 	}
 	defer r.Close()
+	// The replay records written after the backup are gone: the restored
+	// store refuses assertions issued before it opened (fence.go).
+	if r.fence.Before(opened.Truncate(time.Microsecond)) {
+		t.Errorf("restored store's replay fence %s, want its opening time (at least %s)", r.fence, opened)
+	}
 	got := directory(t, r, "acme")
 	if _, ok := got["ann@acme.example"]; !ok || len(got) != 1 {
 		t.Errorf("restored users %v, want only ann", slices.Collect(mapsKeys(got)))

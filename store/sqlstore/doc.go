@@ -19,7 +19,8 @@
 // The writer connection is opened with
 //
 //	_journal_mode=WAL      readers run beside the writer and never block it
-//	_synchronous=FULL      see below
+//	_synchronous=FULL      see below (a batch of sign-ins only switches to
+//	                       NORMAL: "Deferred durability")
 //	_txlock=immediate      BEGIN IMMEDIATE: a write transaction takes the write
 //	                       lock up front instead of failing on lock upgrade
 //	_foreign_keys=on       references are checked by the engine
@@ -40,8 +41,8 @@
 //	                       64 MiB, each a system call; the cache fills up and
 //	                       stays in the resident memory, which the performance
 //	                       target caps at 150 MB)
-//	temp_store=MEMORY      savepoint journals stay in memory: every write job
-//	                       runs in a SAVEPOINT (below), and with temp_store=FILE
+//	temp_store=MEMORY      savepoint journals stay in memory: the write jobs
+//	                       of a batch run in SAVEPOINTs (below), and with temp_store=FILE
 //	                       SQLite spills each job's journal to a temporary file
 //	                       (in a million users' directory, over 300 KiB
 //	                       written per user created)
@@ -67,7 +68,59 @@
 // checkpoints: it survives a process crash but can lose the last transactions on
 // power loss or an OS crash. FULL fsyncs the WAL at every COMMIT, which makes
 // every acknowledged write survive both. Its cost, one fsync per transaction, is
-// what group commit pays back.
+// what group commit pays back. Sign-ins are the one exception, below.
+//
+// # Deferred durability (SQLite)
+//
+// A sign-in's commit is answered before its fsync, and fsynced right after.
+// With one browser, the fsync of a sign-in's commit was a fifth of its
+// time, as long as the SAML signature check it follows (package jit, "Cost
+// of a sign-in"), and a sign-in, unlike an IdP's SCIM write, has nobody who
+// needs its commit on disk before the browser's redirect: what it writes is
+// a session (lost, the person signs in again), LastSignInAt, audit events,
+// the assertion's replay record and, for a new person, the account. So:
+//
+//   - The writer commits a batch made only of sign-ins (doDeferred; SignIn
+//     is the only caller) with synchronous=NORMAL: the COMMIT writes the WAL
+//     and returns without an fsync. The commit survives a crash of the
+//     process from then on (its pages are in the OS's cache), so reliability/'s
+//     SIGKILL tests hold for sign-ins too. Any batch that holds another write
+//     commits with FULL, whose fsync covers the sign-ins before it too.
+//   - A syncer goroutine (walsync.go) fsyncs the WAL file right after such a
+//     commit, through a descriptor of its own; sign-ins that commit while it
+//     runs share the next one. In practice a sign-in is durable a fraction of
+//     a millisecond after its answer, long before the browser has followed
+//     the redirect.
+//   - Nothing else that a sign-in wrote leaves the process before that:
+//     Store.Durable waits until every commit begun so far is fsynced, and
+//     the HTTP server calls it before the status line of every answer but
+//     the ACS's (package server, durable.go). So an account a JIT sign-in
+//     created is seen over SCIM, /api/v1/me or the console only once it is
+//     durable, and the application, which learns who signed in from
+//     /api/v1/me, never admits a person whose sign-in an OS crash could
+//     still take back. What an OS crash or a power loss can lose is the
+//     sign-ins of the last fraction of a millisecond, which nobody but
+//     their browsers had seen: their sessions (they sign in again), and with
+//     them their audit events, LastSignInAt and a new account (created
+//     again at the next sign-in, with a new ID no one had seen).
+//   - And their replay records, which the replay fence (fence.go) stands in
+//     for: a store opened on another boot of the machine than the last one
+//     (Linux's boot_id; a copy of the file on another machine counts too)
+//     sets the fence to the time it opened, and SignIn refuses every
+//     assertion issued before the fence (store.ErrIssuedBeforeRecovery;
+//     the ACS answers issued_before_recovery, "start again"). An assertion
+//     whose record was lost was issued before the crash, so it cannot be
+//     replayed. That assumes the IdP's clock is not ahead of ours by more
+//     than the machine took to restart; the sign-ins it refuses are only
+//     those caught in flight by the restart. A crash of the process alone
+//     loses no commit and moves no fence.
+//   - If an fsync fails, the failure sticks: every Durable fails from then
+//     on (the server answers 503), until a restart, since after a failed
+//     fsync Linux may have dropped the pages it could not write.
+//
+// PostgreSQL commits every write, sign-ins included, synchronously; its own
+// group commit shares WAL flushes between concurrent transactions. Durable
+// returns at once there and no fence is kept.
 //
 // # Group commit (SQLite)
 //
@@ -75,7 +128,8 @@
 // method queues a job and waits. The writer takes the first queued job and every
 // job queued behind it (up to 128, see WithMaxBatch), opens one transaction, runs
 // each job inside its own SAVEPOINT (a job that fails rolls back to its savepoint
-// and gets its own error; the others are unaffected), then COMMITs once and answers
+// and gets its own error; the others are unaffected; a batch of one job needs
+// none, and a failure rolls its transaction back), then COMMITs once and answers
 // every caller. A caller hears success only after that COMMIT returned; if the
 // COMMIT fails, every job of the batch gets the error. So 64 concurrent SCIM
 // clients share fsyncs instead of queueing for one each, and since the store holds

@@ -40,4 +40,13 @@ func (o observedWriter) do(ctx context.Context, name string, fn func(ctx context
 	return err
 }
 
+func (o observedWriter) doDeferred(ctx context.Context, name string, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	start := time.Now()
+	err := o.w.doDeferred(ctx, name, fn)
+	o.fn(name, time.Since(start), err)
+	return err
+}
+
+func (o observedWriter) durable(ctx context.Context) error { return o.w.durable(ctx) }
+
 func (o observedWriter) close() error { return o.w.close() }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -34,6 +35,9 @@ type Store struct {
 	now  func() time.Time
 	read *sql.DB
 	w    writer
+	// fence: SignIn refuses assertions issued before it (fence.go); zero on
+	// PostgreSQL, and on SQLite until the machine first restarts.
+	fence time.Time
 }
 
 var _ store.Store = (*Store)(nil)
@@ -47,6 +51,7 @@ type options struct {
 	maxBatch int
 	maxConns int
 	observe  func(op string, d time.Duration, err error) // WithObserver (observe.go)
+	bootID   func() string                               // the machine's boot ID (fence.go)
 }
 
 // WithNow sets the clock the store stamps CreatedAt, UpdatedAt, DeletedAt and
@@ -82,7 +87,7 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger, opts ...Option) 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	o := options{now: time.Now, readers: max(4, runtime.GOMAXPROCS(0)), maxBatch: 128, maxConns: 16}
+	o := options{now: time.Now, readers: max(4, runtime.GOMAXPROCS(0)), maxBatch: 128, maxConns: 16, bootID: readBootID}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -107,8 +112,18 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger, opts ...Option) 
 	if db.d.concurrentWrites {
 		s.w = newTxWriter(db.write, db.d, logger)
 	} else {
+		wal, err := filepath.Abs(dsn + "-wal")
+		if err != nil {
+			_ = db.close()
+			return nil, fmt.Errorf("sqlstore: WAL path: %w", err)
+		}
 		s.w = startGroupWriter(db.write, db.d, logger, o.maxBatch,
-			startCheckpointer(db.ckpt, logger, checkpointPause))
+			startCheckpointer(db.ckpt, logger, checkpointPause), newWALSyncer(wal, logger))
+		if s.fence, err = s.openFence(ctx, o.bootID()); err != nil {
+			_ = s.w.close()
+			_ = db.read.Close()
+			return nil, err
+		}
 	}
 	s.w = observe(s.w, o.observe)
 	return s, nil
@@ -323,6 +338,14 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: ping: %w", err)
 	}
 	return s.w.do(ctx, "ping", func(ctx context.Context, tx *sql.Tx) error { return nil })
+}
+
+// Durable returns once every write committed before the call is durable
+// (store.Store.Durable). On SQLite it waits, if need be, for the fsync that
+// follows a batch of sign-ins (doc.go, "Deferred durability"); on
+// PostgreSQL every write is durable when it returns.
+func (s *Store) Durable(ctx context.Context) error {
+	return s.w.durable(ctx)
 }
 
 // Close stops accepting writes, finishes the ones already submitted (SQLite:

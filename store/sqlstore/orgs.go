@@ -21,6 +21,14 @@ func (s *Store) write(ctx context.Context, name string, fn func(ctx context.Cont
 	})
 }
 
+// writeDeferred is write for a sign-in, whose commit may be fsynced just
+// after it returns (doc.go, "Deferred durability").
+func (s *Store) writeDeferred(ctx context.Context, name string, fn func(ctx context.Context, tx *sql.Tx, now time.Time) error) error {
+	return s.w.doDeferred(ctx, name, func(ctx context.Context, tx *sql.Tx) error {
+		return fn(ctx, tx, stamp(s.now()))
+	})
+}
+
 // CreateOrg creates an organization; ErrConflict if its slug is taken.
 func (s *Store) CreateOrg(ctx context.Context, o store.Org, ev store.AuditEvent) (store.Org, error) {
 	if o.Slug == "" {

@@ -133,10 +133,17 @@ func matchUsersQuery(org store.OrgID, userName, email string, limit int) (string
 // (checked unchanged by conditional updates of LastSignInAt, which read
 // nothing; then linked, or created), the profile (in a savepoint of its own,
 // so that a userName taken by another account drops only the profile), the
-// session and the events.
+// session and the events. An assertion issued before the replay fence
+// (fence.go) is refused first, with nothing written. On SQLite the commit is
+// deferred: fsynced just after SignIn returns (doc.go, "Deferred
+// durability").
 func (s *Store) SignIn(ctx context.Context, in store.SignIn) (store.SignInResult, error) {
 	if err := checkSignIn(in); err != nil {
 		return store.SignInResult{}, err
+	}
+	if issued := in.Assertion.IssuedAt; !issued.IsZero() && issued.Before(s.fence) {
+		return store.SignInResult{}, fmt.Errorf("sqlstore: sign in on connection %s: assertion issued at %s, the fence is %s: %w",
+			in.Assertion.ConnectionID, issued.UTC().Format(time.RFC3339), s.fence.Format(time.RFC3339), store.ErrIssuedBeforeRecovery)
 	}
 	var create store.User
 	if in.Account.Create != nil {
@@ -146,7 +153,7 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (store.SignInResult
 		}
 	}
 	var res store.SignInResult
-	err := s.write(ctx, "sqlstore: sign in", func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	err := s.writeDeferred(ctx, "sqlstore: sign in", func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		res = store.SignInResult{} // fn may run more than once
 		if in.Config != nil {
 			if err := s.checkConfig(ctx, tx, in); err != nil {

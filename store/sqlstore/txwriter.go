@@ -93,6 +93,16 @@ func (w *txWriter) do(ctx context.Context, name string, fn func(ctx context.Cont
 	}
 }
 
+// doDeferred is do: PostgreSQL commits every write synchronously (its own
+// group commit shares the WAL flushes of concurrent transactions), so a
+// sign-in is durable when it returns, like any write.
+func (w *txWriter) doDeferred(ctx context.Context, name string, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return w.do(ctx, name, fn)
+}
+
+// durable has nothing to wait for: every write was durable when it returned.
+func (w *txWriter) durable(context.Context) error { return nil }
+
 // once runs fn in one transaction and commits it. A panic in fn rolls the
 // transaction back and goes on up.
 func (w *txWriter) once(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {

@@ -24,6 +24,14 @@ var errClosed = errors.New("sqlstore: store is closed")
 // setting the results it reports.
 type writer interface {
 	do(ctx context.Context, name string, fn func(ctx context.Context, tx *sql.Tx) error) error
+	// doDeferred is do for a sign-in (doc.go, "Deferred durability"): it may
+	// return once the write is committed and survives a crash of the
+	// process, before it would survive an OS crash; durable tells when it
+	// does.
+	doDeferred(ctx context.Context, name string, fn func(ctx context.Context, tx *sql.Tx) error) error
+	// durable returns once every write committed, or being committed, when
+	// it is called is durable.
+	durable(ctx context.Context) error
 	// close stops accepting writes, lets the ones under way finish and releases
 	// what the writer owns.
 	close() error
@@ -36,6 +44,10 @@ type job struct {
 	name string
 	fn   func(ctx context.Context, tx *sql.Tx) error
 	done chan result // buffered: the writer never blocks on a caller
+	// deferred: the job may be answered before its commit is fsynced
+	// (doDeferred). A batch commits with synchronous=NORMAL only if all its
+	// jobs are.
+	deferred bool
 }
 
 type result struct {
@@ -52,6 +64,10 @@ type groupWriter struct {
 	log      *slog.Logger
 	maxBatch int
 	ckpt     *checkpointer // told of every COMMIT; closed with the writer
+	syncer   *walSyncer    // told of every COMMIT; makes deferred ones durable
+	// normal: the connection is at synchronous=NORMAL (the last batch was
+	// deferred jobs only). Only the writer's goroutine uses it.
+	normal bool
 
 	// commits and committed count batches and the jobs they committed, for the
 	// benchmarks' jobs/commit figure.
@@ -63,13 +79,14 @@ type groupWriter struct {
 	exited chan struct{}
 }
 
-func startGroupWriter(db *sql.DB, d *dialect, log *slog.Logger, maxBatch int, ckpt *checkpointer) *groupWriter {
+func startGroupWriter(db *sql.DB, d *dialect, log *slog.Logger, maxBatch int, ckpt *checkpointer, syncer *walSyncer) *groupWriter {
 	w := &groupWriter{
 		db:       db,
 		d:        d,
 		log:      log,
 		maxBatch: maxBatch,
 		ckpt:     ckpt,
+		syncer:   syncer,
 		jobs:     make(chan *job, 4*maxBatch),
 		exited:   make(chan struct{}),
 	}
@@ -83,10 +100,24 @@ func startGroupWriter(db *sql.DB, d *dialect, log *slog.Logger, maxBatch int, ck
 // once the writer has started the job, do waits for the true outcome (so a
 // returned error never hides a committed write).
 func (w *groupWriter) do(ctx context.Context, name string, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return w.submit(ctx, name, false, fn)
+}
+
+// doDeferred is do, except that it returns once the COMMIT returned, which
+// the batch may have made with synchronous=NORMAL: the write survives a crash
+// of the process from then on, and an OS crash once the syncer has fsynced
+// the WAL, right after (durable waits for that).
+func (w *groupWriter) doDeferred(ctx context.Context, name string, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return w.submit(ctx, name, true, fn)
+}
+
+func (w *groupWriter) durable(ctx context.Context) error { return w.syncer.wait(ctx) }
+
+func (w *groupWriter) submit(ctx context.Context, name string, deferred bool, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	j := &job{ctx: ctx, name: name, fn: fn, done: make(chan result, 1)}
+	j := &job{ctx: ctx, name: name, fn: fn, done: make(chan result, 1), deferred: deferred}
 	if err := w.enqueue(ctx, j); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -124,12 +155,13 @@ func (w *groupWriter) close() error {
 	close(w.jobs)
 	w.mu.Unlock()
 	<-w.exited
+	serr := w.syncer.close()
 	cerr := w.ckpt.close()
 	if err := w.db.Close(); err != nil {
-		return fmt.Errorf("sqlstore: close writer: %w", errors.Join(err, cerr))
+		return fmt.Errorf("sqlstore: close writer: %w", errors.Join(err, serr, cerr))
 	}
-	if cerr != nil {
-		return fmt.Errorf("sqlstore: close checkpointer: %w", cerr)
+	if err := errors.Join(serr, cerr); err != nil {
+		return fmt.Errorf("sqlstore: close: %w", err)
 	}
 	return nil
 }
@@ -161,6 +193,7 @@ func (w *groupWriter) run(batch []*job) {
 	results := make([]result, len(batch))
 	live := make([]bool, len(batch)) // jobs whose fn succeeded: they wait on COMMIT
 	pending := 0
+	deferred := true // every live job may have its commit fsynced after it is answered
 	for i, j := range batch {
 		if err := j.ctx.Err(); err != nil {
 			results[i].err = fmt.Errorf("%s: %w", j.name, err)
@@ -168,15 +201,39 @@ func (w *groupWriter) run(batch []*job) {
 		}
 		live[i] = true
 		pending++
+		deferred = deferred && j.deferred
 	}
 	if pending == 0 {
 		w.answer(batch, results)
+		return
+	}
+	if err := w.synchronous(deferred); err != nil {
+		w.fail(batch, results, live, err)
 		return
 	}
 
 	tx, err := w.begin()
 	if err != nil {
 		w.fail(batch, results, live, fmt.Errorf("sqlstore: begin: %w", err))
+		return
+	}
+	if pending == 1 {
+		// One job: the transaction is its own, and needs no savepoint to
+		// roll back alone.
+		for i, j := range batch {
+			if !live[i] {
+				continue
+			}
+			if res := w.call(context.WithoutCancel(j.ctx), tx, j); res.err != nil || res.panic != nil {
+				if err := tx.Rollback(); err != nil {
+					w.log.Error("sqlstore: rollback of a failed write", "job", j.name, "err", err)
+				}
+				results[i] = res
+				w.answer(batch, results)
+				return
+			}
+		}
+		w.commit(tx, batch, results, live)
 		return
 	}
 	for i, j := range batch {
@@ -199,7 +256,15 @@ func (w *groupWriter) run(batch []*job) {
 			live[i] = false
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	w.commit(tx, batch, results, live)
+}
+
+// commit commits the batch's transaction and answers its callers.
+func (w *groupWriter) commit(tx *sql.Tx, batch []*job, results []result, live []bool) {
+	w.syncer.beginCommit()
+	err := tx.Commit()
+	w.syncer.endCommit(err == nil && !w.normal)
+	if err != nil {
 		w.fail(batch, results, live, fmt.Errorf("sqlstore: commit: %w", err))
 		return
 	}
@@ -211,6 +276,31 @@ func (w *groupWriter) run(batch []*job) {
 		}
 	}
 	w.answer(batch, results)
+}
+
+// synchronous sets the connection's synchronous pragma for the next batch:
+// NORMAL (no fsync at COMMIT) if deferred, else FULL. A pragma cannot change
+// inside a transaction, so it is set between batches, and only when it
+// changes. If NORMAL cannot be set the batch commits with FULL, which only
+// costs time; if FULL cannot be set, the batch fails rather than commit
+// writes that were promised durable without an fsync.
+func (w *groupWriter) synchronous(deferred bool) error {
+	if deferred == w.normal {
+		return nil
+	}
+	mode := "FULL"
+	if deferred {
+		mode = "NORMAL"
+	}
+	if _, err := w.db.ExecContext(context.Background(), "PRAGMA synchronous = "+mode); err != nil {
+		if deferred {
+			w.log.Warn("sqlstore: cannot defer the fsync of a sign-in batch; committing it with FULL", "err", err)
+			return nil
+		}
+		return fmt.Errorf("sqlstore: set synchronous=FULL: %w", err)
+	}
+	w.normal = deferred
+	return nil
 }
 
 // begin starts the batch's transaction (BEGIN IMMEDIATE). The busy timeout makes
