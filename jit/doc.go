@@ -104,7 +104,11 @@
 // an existing account reads nothing in its transaction: conditional updates
 // of LastSignInAt check that the account and the link are unchanged. A new
 // person costs one more read (MatchUsers: the accounts with the same
-// userName or email, two index lookups in one query) and a larger write.
+// userName or email, two index lookups in one query), which runs beside the
+// signature check too, on the attributes the response claims (the shape
+// check hands over the assertion's AttributeStatement; claimedAttributes
+// reads it) and is used only if the verified attributes map to the same
+// userName and email; and a larger write.
 // What the connection parses into (IdP metadata, SP key pair, gosaml2
 // service providers, the compiled mapping) is cached per connection and
 // rebuilt when the stored values change; an unchanged profile costs no

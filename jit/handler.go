@@ -411,8 +411,8 @@ func (h *Handler) consume(c echo.Context, t target, cached bool) (answer func() 
 	// The account of the identity the response claims is read while its
 	// signature is checked (see prefetched).
 	var pf *prefetched
-	a, err := h.verifier.verify(cfg, r.PostForm.Get("SAMLResponse"), h.tracker.PendingIDs(r, cfg), true, func(nameID string) {
-		pf = h.provisioner.prefetch(ctx, t.conn.ID, nameID)
+	a, err := h.verifier.verify(cfg, r.PostForm.Get("SAMLResponse"), h.tracker.PendingIDs(r, cfg), true, func(c shapeClaims) {
+		pf = h.provisioner.prefetch(ctx, t.conn, c)
 	})
 	var ve *VerifyError
 	if errors.As(err, &ve) {

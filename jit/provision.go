@@ -193,7 +193,7 @@ func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Con
 			}
 			mapped = true
 			in.Email = profile.Email
-			if in.Matches, err = p.matches(ctx, org.ID, profile); err != nil {
+			if in.Matches, err = pf.matches(ctx, p, org.ID, profile); err != nil {
 				return Outcome{}, err
 			}
 		} else {
@@ -360,30 +360,69 @@ func (p *Provisioner) linkedAccount(ctx context.Context, conn store.ConnectionID
 	return &AccountState{User: u}, nil
 }
 
-// prefetched is the account linked to an identity, read while the response
-// that claims the identity was being verified: the ACS learns the NameID a
-// response claims from its shape check (step 1 of Verify) and starts the
-// read then, so that it runs beside the signature check instead of after
-// it. The claim is not trusted: linkedAccount uses the read only for the
-// very identity the verified assertion names, and the read is only a read,
-// like the one the sign-in makes anyway (the connection's, before the
-// verification). What it read may be older by the verification's duration;
-// SignIn's check that the account is unchanged covers that as it covers any
-// read.
+// prefetched is what the ACS reads while a response is being verified: the
+// account linked to the identity it claims and, when none is, the accounts
+// that person could be linked to. The shape check (step 1 of Verify) tells
+// the ACS the NameID and the AttributeStatement the response claims, and the
+// reads start then, on a goroutine of their own, so that they run beside
+// the signature check instead of after it; the second maps the claimed
+// attributes with the connection's mapping and reads the matching accounts
+// (MatchUsers), as the sign-in of a person without an account does next.
+//
+// The claims are not trusted. linkedAccount uses the first read only for
+// the very identity the verified assertion names, and matches uses the
+// second only if the verified assertion maps to the same userName and
+// email in the same organization; otherwise each reads again. The reads
+// are only reads, like the ones the sign-in makes anyway (the connection's,
+// before the verification). What they read may be older by the
+// verification's duration; SignIn's checks cover that as they cover any
+// read (an account unchanged since read, a userName not taken since).
 type prefetched struct {
-	conn   store.ConnectionID
-	nameID string
-	done   chan struct{}
-	linked *AccountState // set before done is closed
-	err    error
+	conn       store.ConnectionID
+	nameID     string
+	linkedDone chan struct{}
+	linked     *AccountState // set before linkedDone is closed
+	err        error
+
+	matchDone chan struct{} // closed when the goroutine is done
+	// Set before matchDone is closed, if the claimed attributes were mapped
+	// and their matches read without error.
+	matchFor matchKey
+	matched  []AccountState
+	hasMatch bool
 }
 
-// prefetch starts reading the account linked to (conn, nameID).
-func (p *Provisioner) prefetch(ctx context.Context, conn store.ConnectionID, nameID string) *prefetched {
-	pf := &prefetched{conn: conn, nameID: nameID, done: make(chan struct{})}
+// matchKey is what a MatchUsers read depends on.
+type matchKey struct {
+	org             store.OrgID
+	userName, email string
+}
+
+// prefetch starts reading the account linked to the identity the response
+// claims (conn, c.NameID), then, if there is none, the accounts its claimed
+// attributes match.
+func (p *Provisioner) prefetch(ctx context.Context, conn store.Connection, c shapeClaims) *prefetched {
+	pf := &prefetched{conn: conn.ID, nameID: c.NameID, linkedDone: make(chan struct{}), matchDone: make(chan struct{})}
 	go func() {
-		defer close(pf.done)
-		pf.linked, pf.err = p.linkedAccount(ctx, conn, nameID)
+		defer close(pf.matchDone)
+		pf.linked, pf.err = p.linkedAccount(ctx, conn.ID, c.NameID)
+		close(pf.linkedDone)
+		if pf.err != nil || pf.linked != nil {
+			return
+		}
+		attrs := claimedAttributes(c.AttributeStatement)
+		if attrs == nil {
+			return
+		}
+		_, prof, me := p.mapProfile(conn, Assertion{NameID: c.NameID, Attributes: attrs})
+		if me != nil {
+			return
+		}
+		matched, err := p.matches(ctx, conn.OrgID, prof)
+		if err != nil {
+			return
+		}
+		pf.matchFor, pf.matched, pf.hasMatch = matchKey{conn.OrgID, prof.UserName, prof.Email}, matched, true
 	}()
 	return pf
 }
@@ -395,11 +434,28 @@ func (pf *prefetched) linkedAccount(ctx context.Context, p *Provisioner, conn st
 		return p.linkedAccount(ctx, conn, nameID)
 	}
 	select {
-	case <-pf.done:
+	case <-pf.linkedDone:
 		return pf.linked, pf.err
 	case <-ctx.Done():
 		return nil, fmt.Errorf("jit: read linked account: %w", ctx.Err())
 	}
+}
+
+// matches is the accounts prof matches in org (Provisioner.matches): pf's
+// read if pf read them for the same userName and email, else a read of its
+// own.
+func (pf *prefetched) matches(ctx context.Context, p *Provisioner, org store.OrgID, prof attributes.Profile) ([]AccountState, error) {
+	if pf != nil {
+		select {
+		case <-pf.matchDone:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("jit: find matching users: %w", ctx.Err())
+		}
+		if pf.hasMatch && pf.matchFor == (matchKey{org, prof.UserName, prof.Email}) {
+			return pf.matched, nil
+		}
+	}
+	return p.matches(ctx, org, prof)
 }
 
 // account is u with the connections of its linked identities.

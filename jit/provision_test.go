@@ -195,7 +195,7 @@ func TestProvision_UsesTheReadPrefetchedForTheVerifiedIdentityOnly(t *testing.T)
 	// The prefetch read Alice's identity: Alice's sign-in takes it and reads
 	// no more.
 	counted.n.Store(0)
-	out, err := p.provision(ctx, org, conn, false, oktaAssertion("a2"), nil, p.prefetch(ctx, conn.ID, "alice@acme-corp.com"))
+	out, err := p.provision(ctx, org, conn, false, oktaAssertion("a2"), nil, p.prefetch(ctx, conn, shapeClaims{NameID: "alice@acme-corp.com"}))
 	if err != nil || out.User.ID != alice.User.ID || out.Decision.Action != ActionSignIn {
 		t.Fatalf("Alice with her prefetch: %+v as %s, %v", out.Decision, out.User.ID, err)
 	}
@@ -205,11 +205,77 @@ func TestProvision_UsesTheReadPrefetchedForTheVerifiedIdentityOnly(t *testing.T)
 
 	// A response claimed Alice but the verified assertion names Bob (or
 	// another connection's Alice): the prefetch is not used.
-	for _, pf := range []*prefetched{p.prefetch(ctx, conn.ID, "alice@acme-corp.com"), p.prefetch(ctx, "another-connection", "bob@acme-corp.com")} {
+	other := conn
+	other.ID = "another-connection"
+	for _, pf := range []*prefetched{p.prefetch(ctx, conn, shapeClaims{NameID: "alice@acme-corp.com"}), p.prefetch(ctx, other, shapeClaims{NameID: "bob@acme-corp.com"})} {
 		bob.ID = "b-" + string(pf.conn)
 		out, err = p.provision(ctx, org, conn, false, bob, nil, pf)
 		if err != nil || out.User.ID == alice.User.ID || out.User.UserName != "bob@acme-corp.com" {
 			t.Fatalf("Bob with a prefetch of %s/%s: signed in as %s (%s), %v", pf.conn, pf.nameID, out.User.ID, out.User.UserName, err)
 		}
+	}
+}
+
+// matchReads counts MatchUsers calls.
+type matchReads struct {
+	store.Store
+	n atomic.Int64
+}
+
+func (m *matchReads) MatchUsers(ctx context.Context, org store.OrgID, userName, email string, limit int) ([]store.User, error) {
+	m.n.Add(1)
+	return m.Store.MatchUsers(ctx, org, userName, email, limit)
+}
+
+// attributeStatement is an AttributeStatement as an IdP writes it, with
+// the prefixes declared on the Response outside it.
+func attributeStatement(email string) []byte {
+	return []byte(`<saml:AttributeStatement><saml:Attribute Name="email" NameFormat="urn:oasis:names:tc:SAML:2.0:attrname-format:basic">` +
+		`<saml:AttributeValue xsi:type="xs:string">` + email + `</saml:AttributeValue></saml:Attribute></saml:AttributeStatement>`)
+}
+
+// TestProvision_UsesTheMatchesPrefetchedForTheVerifiedProfileOnly: the
+// accounts read for a claimed profile decide a first sign-in only if the
+// verified assertion maps to the same userName and email. A response that
+// claims a victim's email (in its unsigned envelope, say) gets no link to
+// the victim's account out of the prefetch.
+func TestProvision_UsesTheMatchesPrefetchedForTheVerifiedProfileOnly(t *testing.T) {
+	_, st, org, conn := provisionSetup(t)
+	ctx := context.Background()
+	// Carol's account, pushed over SCIM by this connection: a first sign-in
+	// with her email links to it.
+	carol, err := st.CreateUser(ctx, store.User{OrgID: org.ID, UserName: "carol@acme-corp.com", Active: true, Source: store.SourceSCIM,
+		ConnectionID: conn.ID, Emails: []store.Email{{Value: "carol@acme-corp.com", Primary: true}}}, store.AuditEvent{Actor: "scim", Action: "user.created"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := &matchReads{Store: st}
+	p := NewProvisioner(counted, nil, nil)
+	signIn := func(id, nameID, email string) Assertion {
+		return Assertion{ID: id, NameID: nameID, Attributes: map[string][]string{"email": {email}}}
+	}
+
+	// The claim is what the verified assertion says: one read, the prefetch's.
+	a := signIn("c1", "carol@acme-corp.com", "carol@acme-corp.com")
+	pf := p.prefetch(ctx, conn, shapeClaims{NameID: a.NameID, AttributeStatement: attributeStatement("carol@acme-corp.com")})
+	out, err := p.provision(ctx, org, conn, false, a, nil, pf)
+	if err != nil || out.Decision.Action != ActionLink || out.User.ID != carol.ID {
+		t.Fatalf("Carol: %+v as %s, %v; want a link to %s", out.Decision, out.User.ID, err, carol.ID)
+	}
+	if n := counted.n.Load(); n != 1 {
+		t.Errorf("%d MatchUsers calls with a matching prefetch, want 1 (the prefetch's)", n)
+	}
+
+	// The claim names Carol's email, the verified assertion Dave's: the
+	// prefetch is not used, and Dave gets an account of his own.
+	counted.n.Store(0)
+	a = signIn("d1", "dave@acme-corp.com", "dave@acme-corp.com")
+	pf = p.prefetch(ctx, conn, shapeClaims{NameID: a.NameID, AttributeStatement: attributeStatement("carol@acme-corp.com")})
+	out, err = p.provision(ctx, org, conn, false, a, nil, pf)
+	if err != nil || out.Decision.Action != ActionCreate || out.User.ID == carol.ID || out.User.UserName != "dave@acme-corp.com" {
+		t.Fatalf("Dave with a prefetch claiming Carol's email: %+v as %s (%s), %v", out.Decision, out.User.ID, out.User.UserName, err)
+	}
+	if n := counted.n.Load(); n != 2 {
+		t.Errorf("%d MatchUsers calls with a prefetch for another profile, want 2 (the prefetch's and the sign-in's own)", n)
 	}
 }

@@ -67,31 +67,55 @@ const maxShapeDepth = 1024
 // are checked by encoding/xml itself, once for the whole document, so that
 // the scanner needs no copy of XML's Unicode name tables.
 func precheckShape(raw []byte, countAssertions bool) (claimedNameID string, err error) {
+	c, err := precheckShapeClaims(raw, countAssertions)
+	return c.NameID, err
+}
+
+// shapeClaims is what a document that passed the shape check claims,
+// before any signature is checked: guesses at what the verified assertion
+// will say, which nothing may trust (see prefetched).
+type shapeClaims struct {
+	// NameID is the claimed NameID, as precheckShape returns it.
+	NameID string
+	// AttributeStatement is the first AttributeStatement child of the
+	// assertion, start tag to end tag, as it stands in the document (its
+	// namespace prefixes are declared outside it); nil if there is none
+	// (an encrypted assertion, or one without attributes).
+	AttributeStatement []byte
+}
+
+// precheckShapeClaims is precheckShape, returning the claimed
+// AttributeStatement too.
+func precheckShapeClaims(raw []byte, countAssertions bool) (shapeClaims, error) {
 	// One allocation: the scanner's slices start on its own arrays, of the
 	// size most documents need.
 	s := &shapeScanner{raw: raw, assertionDepth: -1}
 	s.open, s.attrs, s.nameIDText = s.openBuf[:0], s.attrBuf[:0], s.nameIDTextBuf[:0]
 	if err := s.scan(); err != nil {
-		return "", err
+		return shapeClaims{}, err
 	}
 	if s.nonASCIIName {
 		if err := decodesStrictly(raw); err != nil {
-			return "", reject(ReasonMalformed, fmt.Errorf("xml: %w", err))
+			return shapeClaims{}, reject(ReasonMalformed, fmt.Errorf("xml: %w", err))
 		}
 	}
 	if s.deferred != nil {
-		return "", s.deferred
+		return shapeClaims{}, s.deferred
 	}
 	if !countAssertions {
-		return "", nil
+		return shapeClaims{}, nil
 	}
 	if s.responses != 1 || s.assertions != 1 {
-		return "", reject(ReasonAssertionCount, fmt.Errorf("document has %d Response and %d assertion elements, want 1 and 1", s.responses, s.assertions))
+		return shapeClaims{}, reject(ReasonAssertionCount, fmt.Errorf("document has %d Response and %d assertion elements, want 1 and 1", s.responses, s.assertions))
 	}
 	if s.assertionDepth != 1 {
-		return "", reject(ReasonAssertionCount, errors.New("the assertion is not a child of the Response"))
+		return shapeClaims{}, reject(ReasonAssertionCount, errors.New("the assertion is not a child of the Response"))
 	}
-	return s.claimed(), nil
+	c := shapeClaims{NameID: s.claimed()}
+	if s.attrStmt.end > s.attrStmt.start {
+		c.AttributeStatement = raw[s.attrStmt.start:s.attrStmt.end]
+	}
+	return c, nil
 }
 
 // maxListedAttrs is how many attribute names of a start tag the scanner
@@ -137,6 +161,14 @@ type shapeScanner struct {
 	subjectTaken, nameIDTaken        bool
 	subjectDepth, nameIDDepth        int
 	nameIDText                       []textSpan
+
+	// Where the claimed AttributeStatement is: the first one among the
+	// first assertion's children, from the start of its start tag (tagStart,
+	// set before enter) to the end of its end tag (set by leave).
+	tagStart                  int
+	inAttrStmt, attrStmtTaken bool
+	attrStmtDepth             int
+	attrStmt                  span
 
 	openBuf       [64]span
 	attrBuf       [maxListedAttrs]span
@@ -295,10 +327,11 @@ func (s *shapeScanner) startTag(i int) (int, error) {
 	if depth >= maxShapeDepth {
 		return 0, s.malformed(i, fmt.Sprintf("elements nested deeper than %d", maxShapeDepth))
 	}
+	s.tagStart = i
 	s.enter(depth, local)
 	s.open = append(s.open, name)
 	if empty {
-		s.leave()
+		s.leave(k)
 	}
 	return k, nil
 }
@@ -326,13 +359,22 @@ func (s *shapeScanner) enter(depth int, local []byte) {
 		if s.inSubject && !s.nameIDTaken && depth == s.subjectDepth+1 {
 			s.nameIDTaken, s.inNameID, s.nameIDDepth = true, true, depth
 		}
+	case "AttributeStatement":
+		if s.inAssertion && !s.attrStmtTaken && depth == s.assertionDepth+1 {
+			s.attrStmtTaken, s.inAttrStmt, s.attrStmtDepth = true, true, depth
+			s.attrStmt.start = s.tagStart
+		}
 	}
 }
 
-// leave closes the innermost open element.
-func (s *shapeScanner) leave() {
+// leave closes the innermost open element, whose end tag ends at raw[end].
+func (s *shapeScanner) leave(end int) {
 	depth := len(s.open) - 1
 	s.open = s.open[:depth]
+	if s.inAttrStmt && depth == s.attrStmtDepth {
+		s.inAttrStmt = false
+		s.attrStmt.end = end
+	}
 	if s.inNameID && depth == s.nameIDDepth {
 		s.inNameID = false
 	}
@@ -391,7 +433,7 @@ func (s *shapeScanner) endTag(i int) (int, error) {
 	if !bytes.Equal(raw[top.start:top.end], raw[i+2:nameEnd]) {
 		return 0, s.malformed(i, fmt.Sprintf("end tag %s does not match start tag %s", s.excerpt(span{i + 2, nameEnd}), s.excerpt(top)))
 	}
-	s.leave()
+	s.leave(k + 1)
 	return k + 1, nil
 }
 

@@ -236,12 +236,13 @@ func (v *Verifier) Verify(conn ConnectionConfig, samlResponse string, pending []
 // of step 1, only so that tests can show that signature wrapping also fails
 // in the later steps (defence in depth).
 //
-// claimed, if set, is told the NameID the document claims as soon as step 1
-// has passed, before any signature is checked (before step 2 starts, on the
-// caller's goroutine): the ACS starts reading the account of that identity
-// meanwhile (see prefetched). Nothing may trust it: it is only a guess at
-// what the verified assertion will say.
-func (v *Verifier) verify(conn ConnectionConfig, samlResponse string, pending []string, countAssertions bool, claimed func(nameID string)) (Assertion, error) {
+// claimed, if set, is told the NameID and the AttributeStatement the
+// document claims as soon as step 1 has passed, before any signature is
+// checked (before step 2 starts, on the caller's goroutine): the ACS starts
+// reading the account of that identity, or the accounts that person could
+// be linked to, meanwhile (see prefetched). Nothing may trust them: they are
+// only a guess at what the verified assertion will say.
+func (v *Verifier) verify(conn ConnectionConfig, samlResponse string, pending []string, countAssertions bool, claimed func(shapeClaims)) (Assertion, error) {
 	if len(samlResponse) > v.maxSize {
 		return Assertion{}, reject(ReasonTooLarge, fmt.Errorf("response is %d bytes, limit %d", len(samlResponse), v.maxSize))
 	}
@@ -260,12 +261,12 @@ func (v *Verifier) verify(conn ConnectionConfig, samlResponse string, pending []
 	// a small fraction of gosaml2's parse and signature checks, so it runs
 	// here, before them, and the account read it lets the caller start
 	// (claimed) overlaps all of gosaml2's work.
-	nameID, err := precheckShape(raw, countAssertions)
+	claims, err := precheckShapeClaims(raw, countAssertions)
 	if err != nil {
 		return Assertion{}, err
 	}
-	if claimed != nil && nameID != "" {
-		claimed(nameID)
+	if claimed != nil && claims.NameID != "" {
+		claimed(claims)
 	}
 	// gosaml2 decodes the same base64 again; it is re-encoded only when it
 	// has the white space decodeBase64 removed.

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -477,17 +478,26 @@ func TestVerify_IssueInstantTooOld(t *testing.T) {
 }
 
 // TestVerify_ReportsTheClaimedNameIDBeforeTheSignature: the shape check
-// tells the ACS which identity a response claims (for the account read it
-// starts beside the signature check), also for a response whose signature
-// then fails; an encrypted assertion claims nothing readable.
+// tells the ACS which identity a response claims, and its attributes (for
+// the account reads it starts beside the signature check), also for a
+// response whose signature then fails; an encrypted assertion claims
+// nothing readable. The claimed attributes, read from the crewjam IdP's
+// document, are the ones the verified assertion has.
 func TestVerify_ReportsTheClaimedNameIDBeforeTheSignature(t *testing.T) {
 	for _, encrypt := range []bool{false, true} {
 		f := newFixture(t, fixtureOpts{encrypt: encrypt})
 		resp, reqID := f.login(t, samltest.Login{User: alice()})
-		var claims []string
-		claim := func(nameID string) { claims = append(claims, nameID) }
+		var (
+			claims []string
+			stmts  [][]byte
+		)
+		claim := func(c shapeClaims) {
+			claims = append(claims, c.NameID)
+			stmts = append(stmts, c.AttributeStatement)
+		}
 
-		if _, err := f.v.verify(f.conn, resp, []string{reqID}, true, claim); err != nil {
+		a, err := f.v.verify(f.conn, resp, []string{reqID}, true, claim)
+		if err != nil {
 			t.Fatalf("encrypt %t: %v", encrypt, err)
 		}
 		if encrypt {
@@ -496,10 +506,13 @@ func TestVerify_ReportsTheClaimedNameIDBeforeTheSignature(t *testing.T) {
 			}
 			continue
 		}
+		if got := claimedAttributes(stmts[0]); len(a.Attributes) == 0 || !reflect.DeepEqual(got, a.Attributes) {
+			t.Fatalf("claimed attributes %q, verified %q", got, a.Attributes)
+		}
 		forged := samltest.Edit(t, resp, func(doc *etree.Document) {
 			samltest.SetNameID(t, samltest.Assertion(t, doc), "00u1mallory")
 		})
-		_, err := f.v.verify(f.conn, forged, []string{reqID}, true, claim)
+		_, err = f.v.verify(f.conn, forged, []string{reqID}, true, claim)
 
 		if err == nil || !slices.Equal(claims, []string{"00u1alice", "00u1mallory"}) {
 			t.Fatalf("claims %q (forged: %v), want Alice's and then Mallory's", claims, err)
