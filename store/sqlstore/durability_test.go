@@ -170,25 +170,44 @@ func TestSignInAnsweredBeforeItsFsync(t *testing.T) {
 	}
 }
 
-// TestFullCommitMakesEarlierSignInsDurable: a write that is not a sign-in
-// commits with synchronous=FULL, whose fsync covers the sign-ins before it,
-// so Durable returns without the syncer's fsync.
-func TestFullCommitMakesEarlierSignInsDurable(t *testing.T) {
+// TestEmptyCommitIsNoFsync: a FULL commit that wrote nothing (a Ping)
+// fsyncs nothing, so it must not count as making the sign-ins before it
+// durable; the syncer's fsync still does.
+func TestEmptyCommitIsNoFsync(t *testing.T) {
 	s := openTest(t)
 	f := newSignInFixture(t, s)
-	holdSync(t, s)
+	h := holdSync(t, s)
 	if _, err := f.signIn(t, s, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	notDurableYet(t, s)
-	if _, err := s.CreateOrg(t.Context(), store.Org{Slug: "globex"}, store.AuditEvent{Action: "org.created"}); err != nil {
+	if err := s.Ping(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if got := synchronousMode(t, s); got != 2 {
-		t.Errorf("synchronous after a write that is not a sign-in = %d, want 2 (FULL)", got)
+		t.Fatalf("synchronous after a Ping = %d, want 2 (FULL)", got)
+	}
+	notDurableYet(t, s)
+	close(h.release)
+	if err := s.Durable(t.Context()); err != nil {
+		t.Fatalf("Durable after the fsync: %v", err)
+	}
+}
+
+// TestFullCommitsAloneNeedNoFsync: while no sign-in waits for its fsync,
+// FULL commits are durable by themselves, and Durable returns without the
+// syncer.
+func TestFullCommitsAloneNeedNoFsync(t *testing.T) {
+	s := openTest(t)
+	h := holdSync(t, s)
+	newSignInFixture(t, s)
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatal(err)
 	}
 	if err := s.Durable(t.Context()); err != nil {
-		t.Errorf("Durable after a FULL commit, the syncer held back: %v", err)
+		t.Errorf("Durable after FULL commits only, the syncer held back: %v", err)
+	}
+	if n := h.calls.Load(); n != 0 {
+		t.Errorf("the syncer fsynced %d times after FULL commits only", n)
 	}
 }
 

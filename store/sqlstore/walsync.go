@@ -11,8 +11,8 @@ import (
 
 // walSyncer makes deferred commits durable right after they return (doc.go,
 // "Deferred durability"). The writer counts its commits; a commit with
-// synchronous=FULL fsynced the WAL itself, one with synchronous=NORMAL
-// (a batch of sign-ins only) did not, and kicks the syncer, whose goroutine
+// synchronous=FULL is durable itself, one with synchronous=NORMAL (a batch
+// of sign-ins only) is not, and kicks the syncer, whose goroutine
 // fsyncs the WAL file through a descriptor of its own: on Linux an fsync
 // flushes the file's every dirty page whoever wrote it, so it covers every
 // commit that returned before it started. Commits that land while one fsync
@@ -55,15 +55,24 @@ func newWALSyncer(walPath string, log *slog.Logger) *walSyncer {
 func (s *walSyncer) beginCommit() { s.begun.Add(1) }
 
 // endCommit is called by the writer once the COMMIT begun last has returned.
-// durable says that it returned nil with synchronous=FULL, which fsynced the
-// WAL and with it every commit before; otherwise (synchronous=NORMAL, or a
-// failed COMMIT, which may have written part of the WAL) the goroutine is to
-// fsync the WAL.
-func (s *walSyncer) endCommit(durable bool) {
+// full says that it returned nil with synchronous=FULL: then it is durable
+// itself (SQLite fsynced the WAL if the transaction wrote anything, and an
+// empty one has nothing to keep). It covers the commits before it only if
+// it wrote something, which the writer cannot tell (a Ping, or a batch whose
+// every job failed, commits nothing), so it counts as the sync point only if
+// every commit before it was durable already. Otherwise (synchronous=NORMAL,
+// a failed COMMIT, which may have written part of the WAL, or deferred
+// commits still waiting) the goroutine is to fsync the WAL.
+func (s *walSyncer) endCommit(full bool) {
 	n := s.ended.Add(1)
-	if durable {
-		s.advance(n, nil)
-		return
+	if full {
+		s.mu.Lock()
+		covered := s.synced == n-1
+		s.mu.Unlock()
+		if covered {
+			s.advance(n, nil)
+			return
+		}
 	}
 	select {
 	case s.kick <- struct{}{}:
