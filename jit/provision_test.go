@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -277,5 +278,18 @@ func TestProvision_UsesTheMatchesPrefetchedForTheVerifiedProfileOnly(t *testing.
 	}
 	if n := counted.n.Load(); n != 2 {
 		t.Errorf("%d MatchUsers calls with a prefetch for another profile, want 2 (the prefetch's and the sign-in's own)", n)
+	}
+}
+
+// TestPrefetchWorthIt: the reads start beside the signature check only
+// while at most half the cores (at least one) are verifying.
+func TestPrefetchWorthIt(t *testing.T) {
+	procs := int64(runtime.GOMAXPROCS(0))
+	half := max(1, procs/2)
+	if !prefetchWorthIt(1) || !prefetchWorthIt(half) {
+		t.Errorf("no prefetch with %d of %d cores verifying", half, procs)
+	}
+	if prefetchWorthIt(half+1) || prefetchWorthIt(16*procs) {
+		t.Errorf("prefetch with more than half of %d cores verifying", procs)
 	}
 }
