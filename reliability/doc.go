@@ -10,6 +10,13 @@
 //     with a 2xx is there in full, a request that got no answer is there in
 //     full or not at all, and nothing else is there (one request, one
 //     transaction).
+//   - Nor is an acknowledged sign-in (signin_durability_test.go), though
+//     its commit is fsynced only after its answer (store/sqlstore,
+//     "Deferred durability"): browsers sign new people in while the server
+//     is killed with SIGKILL; after the restart every sign-in answered with
+//     a session has its session, its account and its replay record. (A
+//     SIGKILL ends the process, not the machine: what it catches is an
+//     answer before the commit, not a missing fsync.)
 //   - No lock errors reach clients (contention_test.go): 50 concurrent
 //     clients mix SCIM writes, SAML sign-ins that provision just in time
 //     (responses signed by crewjam's IdP, jit/samltest, in the test process)
