@@ -379,7 +379,11 @@ func (s *Store) signInSession(ctx context.Context, tx *sql.Tx, se store.Session,
 
 // signInEvents writes the sign-in's events for user (empty for a refusal).
 func (s *Store) signInEvents(ctx context.Context, tx *sql.Tx, in store.SignIn, user store.UserID, now time.Time) error {
-	for _, ev := range in.Events {
+	if len(in.Events) == 0 {
+		return nil
+	}
+	evs := make([]store.AuditEvent, len(in.Events))
+	for i, ev := range in.Events {
 		ev.OrgID = in.OrgID
 		if ev.ConnectionID == "" {
 			ev.ConnectionID = in.Assertion.ConnectionID
@@ -387,9 +391,10 @@ func (s *Store) signInEvents(ctx context.Context, tx *sql.Tx, in store.SignIn, u
 		if ev.UserID == "" {
 			ev.UserID = user
 		}
-		if err := s.insertEvent(ctx, tx, ev, now, ""); err != nil {
-			return fmt.Errorf("sqlstore: sign in: %w", err)
-		}
+		evs[i] = ev
+	}
+	if err := s.insertEvents(ctx, tx, evs, now); err != nil {
+		return fmt.Errorf("sqlstore: sign in: %w", err)
 	}
 	return nil
 }
