@@ -133,5 +133,16 @@
 // refused (ReasonIssuedBeforeRecovery). With several browsers the commits
 // are shared and a sign-in's cost is its CPU.
 //
+// Where a sign-in's time goes now, with one browser (the 2-core CI machine,
+// 2026-12-07, a bare validation of 1.3-1.5 ms): the verification takes the
+// bare validation's time plus about a tenth (the caches the rest of the
+// request has cooled; alone, Verify and RetrieveAssertionInfo take the same
+// time), the HTTP exchange and the form parse 0.15-0.2 ms, the write
+// transaction 0.23 ms for a returning person and 0.3 ms for a new one
+// (statements, and a commit that writes and checksums some 11 or 25 WAL
+// frames; its fsync follows the answer). BenchmarkACS, five runs of 1000
+// sign-ins: a returning person 1.47-1.50 times the bare validation with one
+// browser and 1.27-1.32 with 16; a new person 1.55-1.60 and 1.31-1.37.
+//
 // Nothing in this package logs a SAML response, an assertion or a token.
 package jit
