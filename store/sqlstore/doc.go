@@ -85,7 +85,9 @@
 //     and returns without an fsync. The commit survives a crash of the
 //     process from then on (its pages are in the OS's cache), so reliability/'s
 //     SIGKILL tests hold for sign-ins too. Any batch that holds another write
-//     commits with FULL, whose fsync covers the sign-ins before it too.
+//     commits with FULL, whose fsync covers the sign-ins before it too (if
+//     it changed anything: an empty transaction fsyncs nothing, and leaves
+//     them to the syncer).
 //   - A syncer goroutine (walsync.go) fsyncs the WAL file right after such a
 //     commit, through a descriptor of its own; sign-ins that commit while it
 //     runs share the next one. In practice a sign-in is durable a fraction of

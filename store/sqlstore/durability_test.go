@@ -193,6 +193,29 @@ func TestEmptyCommitIsNoFsync(t *testing.T) {
 	}
 }
 
+// TestFullCommitCoversEarlierSignIns: a write that is not a sign-in commits
+// with synchronous=FULL, and its fsync flushes the whole WAL, the sign-ins
+// before it included: Durable returns without the syncer's fsync, so a SCIM
+// write under a stream of sign-ins waits for one fsync, not two.
+func TestFullCommitCoversEarlierSignIns(t *testing.T) {
+	s := openTest(t)
+	f := newSignInFixture(t, s)
+	holdSync(t, s)
+	if _, err := f.signIn(t, s, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	notDurableYet(t, s)
+	if _, err := s.CreateOrg(t.Context(), store.Org{Slug: "globex"}, store.AuditEvent{Action: "org.created"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := synchronousMode(t, s); got != 2 {
+		t.Errorf("synchronous after a write that is not a sign-in = %d, want 2 (FULL)", got)
+	}
+	if err := s.Durable(t.Context()); err != nil {
+		t.Errorf("Durable after a FULL commit that wrote, the syncer held back: %v", err)
+	}
+}
+
 // TestFullCommitsAloneNeedNoFsync: while no sign-in waits for its fsync,
 // FULL commits are durable by themselves, and Durable returns without the
 // syncer.

@@ -57,17 +57,19 @@ func (s *walSyncer) beginCommit() { s.begun.Add(1) }
 // endCommit is called by the writer once the COMMIT begun last has returned.
 // full says that it returned nil with synchronous=FULL: then it is durable
 // itself (SQLite fsynced the WAL if the transaction wrote anything, and an
-// empty one has nothing to keep). It covers the commits before it only if
-// it wrote something, which the writer cannot tell (a Ping, or a batch whose
-// every job failed, commits nothing), so it counts as the sync point only if
-// every commit before it was durable already. Otherwise (synchronous=NORMAL,
-// a failed COMMIT, which may have written part of the WAL, or deferred
-// commits still waiting) the goroutine is to fsync the WAL.
-func (s *walSyncer) endCommit(full bool) {
+// empty one has nothing to keep). It covers the commits before it too if it
+// wrote something, since its fsync flushed the whole WAL: wrote says the
+// writer saw it change rows. An empty one (a Ping, a batch whose every job
+// failed or changed nothing) fsyncs nothing, so without wrote it counts as
+// the sync point only if every commit before it was durable already.
+// Otherwise (synchronous=NORMAL, a failed COMMIT, which may have written part
+// of the WAL, or deferred commits still waiting) the goroutine is to fsync
+// the WAL.
+func (s *walSyncer) endCommit(full, wrote bool) {
 	n := s.ended.Add(1)
 	if full {
 		s.mu.Lock()
-		covered := s.synced == n-1
+		covered := wrote || s.synced == n-1
 		s.mu.Unlock()
 		if covered {
 			s.advance(n, nil)
@@ -78,6 +80,15 @@ func (s *walSyncer) endCommit(full bool) {
 	case s.kick <- struct{}{}:
 	default: // a sync is already wanted; it will cover this commit
 	}
+}
+
+// deferredPending reports whether a commit that ended is not known durable:
+// the writer then counts whether its next FULL commit writes.
+func (s *walSyncer) deferredPending() bool {
+	n := s.ended.Load()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.synced < n
 }
 
 // advance records that every commit up to n is durable (if err is nil) or

@@ -217,6 +217,13 @@ func (w *groupWriter) run(batch []*job) {
 		w.fail(batch, results, live, fmt.Errorf("sqlstore: begin: %w", err))
 		return
 	}
+	// A FULL commit that writes covers the sign-ins whose fsync is still to
+	// come; whether it writes is told by the connection's count of changed
+	// rows, read only when that matters (see walSyncer.endCommit).
+	before := int64(-1)
+	if !deferred && w.syncer.deferredPending() {
+		before = totalChanges(tx)
+	}
 	if pending == 1 {
 		// One job: the transaction is its own, and needs no savepoint to
 		// roll back alone.
@@ -233,7 +240,7 @@ func (w *groupWriter) run(batch []*job) {
 				return
 			}
 		}
-		w.commit(tx, batch, results, live)
+		w.commit(tx, batch, results, live, before)
 		return
 	}
 	for i, j := range batch {
@@ -256,14 +263,16 @@ func (w *groupWriter) run(batch []*job) {
 			live[i] = false
 		}
 	}
-	w.commit(tx, batch, results, live)
+	w.commit(tx, batch, results, live, before)
 }
 
-// commit commits the batch's transaction and answers its callers.
-func (w *groupWriter) commit(tx *sql.Tx, batch []*job, results []result, live []bool) {
+// commit commits the batch's transaction and answers its callers. before,
+// unless -1, is totalChanges at the start of the transaction.
+func (w *groupWriter) commit(tx *sql.Tx, batch []*job, results []result, live []bool, before int64) {
+	wrote := before >= 0 && totalChanges(tx) > before
 	w.syncer.beginCommit()
 	err := tx.Commit()
-	w.syncer.endCommit(err == nil && !w.normal)
+	w.syncer.endCommit(err == nil && !w.normal, wrote)
 	if err != nil {
 		w.fail(batch, results, live, fmt.Errorf("sqlstore: commit: %w", err))
 		return
@@ -276,6 +285,19 @@ func (w *groupWriter) commit(tx *sql.Tx, batch []*job, results []result, live []
 		}
 	}
 	w.answer(batch, results)
+}
+
+// totalChanges is the count of rows the writer connection has changed since
+// it opened (SQLite's total_changes()), or -1 if it cannot be read. A
+// transaction whose count grew changed pages, which its COMMIT writes to the
+// WAL (a row changed and then rolled back to a savepoint leaves its page
+// dirty too), and with synchronous=FULL fsyncs.
+func totalChanges(tx *sql.Tx) int64 {
+	var n int64
+	if err := tx.QueryRowContext(context.Background(), "SELECT total_changes()").Scan(&n); err != nil {
+		return -1
+	}
+	return n
 }
 
 // synchronous sets the connection's synchronous pragma for the next batch:
