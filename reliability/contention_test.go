@@ -82,16 +82,7 @@ var lockWords = regexp.MustCompile(`(?i)locked|busy`)
 // database. Every person JIT created has exactly one account afterwards.
 // Latencies per kind are logged (p50, p99), never asserted.
 func TestNoLockErrorsUnderMixedLoad(t *testing.T) {
-	dir := t.TempDir()
-	db := filepath.Join(dir, "onramp.db")
-	idp := samltest.New(t, samltest.Options{})
-	if err := os.WriteFile(filepath.Join(dir, "idp.xml"), idp.MetadataXML(t), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "onramp.yaml"), []byte(contentionConfig), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	onramp(t, dir, "apply", "--db", db, "-f", "onramp.yaml")
+	dir, db, idp := ssoSetup(t)
 	// Four SCIM tokens, as four IdP connections' worth of pushes: each token's
 	// own limits (requests in flight, rate, de-provisioning) stay far away.
 	var scimTokens []string
@@ -193,6 +184,24 @@ func TestNoLockErrorsUnderMixedLoad(t *testing.T) {
 	if want := contentionUsers * strings.Count(strings.Join(scripts[0], "|"), kindSignInJIT); lr.TotalResults != want {
 		t.Errorf("%d accounts made by JIT, want %d (one per new person)", lr.TotalResults, want)
 	}
+}
+
+// ssoSetup is a directory holding a SQLite database to which `onramp apply`
+// gave contentionConfig's organization, whose connection trusts the crewjam
+// IdP it returns (running in the test process).
+func ssoSetup(t *testing.T) (dir, db string, idp *samltest.IdP) {
+	t.Helper()
+	dir = t.TempDir()
+	db = filepath.Join(dir, "onramp.db")
+	idp = samltest.New(t, samltest.Options{})
+	if err := os.WriteFile(filepath.Join(dir, "idp.xml"), idp.MetadataXML(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "onramp.yaml"), []byte(contentionConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	onramp(t, dir, "apply", "--db", db, "-f", "onramp.yaml")
+	return dir, db, idp
 }
 
 // contentionScript is client c's sequence of requests: the same mix for every

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,16 +29,7 @@ import (
 // and the restart, on the same boot, moved no fence). A sign-in cut off by
 // the kill is there in full or not at all.
 func TestAcknowledgedSignInsSurviveSIGKILL(t *testing.T) {
-	dir := t.TempDir()
-	db := filepath.Join(dir, "onramp.db")
-	idp := samltest.New(t, samltest.Options{})
-	if err := os.WriteFile(filepath.Join(dir, "idp.xml"), idp.MetadataXML(t), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "onramp.yaml"), []byte(contentionConfig), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	onramp(t, dir, "apply", "--db", db, "-f", "onramp.yaml")
+	dir, db, idp := ssoSetup(t)
 	scimToken := lastLine(onramp(t, dir, "token", "create", "--db", db, "--org", "acme", "--scim", "okta"))
 	port := freePort(t)
 	srv := startServer(t, dir, db, port, noLimits...)
