@@ -25,14 +25,5 @@ func (s *Store) UseAssertion(ctx context.Context, conn store.ConnectionID, id st
 // PurgeAssertions forgets the assertion IDs whose NotOnOrAfter is at or before now
 // and returns how many.
 func (s *Store) PurgeAssertions(ctx context.Context, now time.Time) (int, error) {
-	var n int64
-	err := s.write(ctx, "sqlstore: purge assertions", func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
-		res, err := tx.ExecContext(ctx, s.q.purgeAssertions, micros(stamp(now)))
-		if err != nil {
-			return fmt.Errorf("sqlstore: purge assertions: %w", err)
-		}
-		n, err = affected(res)
-		return err
-	})
-	return int(n), err
+	return s.deleteInBatches(ctx, "sqlstore: purge assertions", s.q.purgeAssertions, micros(stamp(now)))
 }

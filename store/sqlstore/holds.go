@@ -252,34 +252,15 @@ func (s *Store) ReleaseHold(ctx context.Context, org store.OrgID, id store.HoldI
 	return out, nil
 }
 
-// purgeBatch bounds the audit events one purge transaction deletes.
-const purgeBatch = 2000
-
 // PurgeEvents deletes the audit events older than before, purgeBatch per
 // transaction, oldest first. It keeps the newest event whatever its age: on
 // SQLite a new event's ID is the largest plus one (audit_events has no
 // AUTOINCREMENT, see "Pages per write"), so IDs keep growing only while the
 // largest stays.
 func (s *Store) PurgeEvents(ctx context.Context, before time.Time) (int, error) {
-	cut := micros(stamp(before))
-	del := s.d.rebind(`DELETE FROM audit_events WHERE id IN
-		(SELECT id FROM audit_events WHERE time < ? AND id < (SELECT max(id) FROM audit_events) ORDER BY time LIMIT ?)`)
-	total := 0
-	for {
-		var n int64
-		err := s.write(ctx, "sqlstore: purge audit events", func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
-			res, err := tx.ExecContext(ctx, del, cut, purgeBatch)
-			if err != nil {
-				return fmt.Errorf("sqlstore: purge audit events: %w", err)
-			}
-			n, err = affected(res)
-			return err
-		})
-		total += int(n)
-		if err != nil || n < purgeBatch {
-			return total, err
-		}
-	}
+	return s.deleteInBatches(ctx, "sqlstore: purge audit events", s.d.rebind(`DELETE FROM audit_events WHERE id IN
+		(SELECT id FROM audit_events WHERE time < ? AND id < (SELECT max(id) FROM audit_events) ORDER BY time LIMIT ?)`),
+		micros(stamp(before)))
 }
 
 func scanHold(sc scanner) (store.Hold, error) {

@@ -150,19 +150,11 @@ func (s *Store) VerifyLoginCode(ctx context.Context, email string, codeHash, new
 }
 
 // PurgeLoginLinks deletes the links that expired, or were used, at or before
-// now.
+// now, purgeBatch per transaction.
 func (s *Store) PurgeLoginLinks(ctx context.Context, now time.Time) (int, error) {
 	at := micros(stamp(now))
-	var n int64
-	err := s.write(ctx, "sqlstore: purge login links", func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
-		res, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM login_links WHERE expires_at <= ? OR used_at <= ?`), at, at)
-		if err != nil {
-			return fmt.Errorf("sqlstore: purge login links: %w", err)
-		}
-		n, err = affected(res)
-		return err
-	})
-	return int(n), err
+	return s.deleteInBatches(ctx, "sqlstore: purge login links", s.d.rebind(`DELETE FROM login_links WHERE id_hash IN
+		(SELECT id_hash FROM login_links WHERE expires_at <= ? OR used_at <= ? LIMIT ?)`), at, at)
 }
 
 // ListUsersByEmail returns every organization's accounts with the address,

@@ -39,16 +39,9 @@ func (s *Store) CountRate(ctx context.Context, bucket string, window time.Durati
 	return store.RateCount{Count: count, ResetAt: fromMicros(resetEnd)}, nil
 }
 
-// PurgeRateLimits deletes the buckets whose window ended at or before now.
+// PurgeRateLimits deletes the buckets whose window ended at or before now,
+// purgeBatch per transaction.
 func (s *Store) PurgeRateLimits(ctx context.Context, now time.Time) (int, error) {
-	var n int64
-	err := s.write(ctx, "sqlstore: purge rate limits", func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
-		res, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM rate_limits WHERE window_end <= ?`), micros(stamp(now)))
-		if err != nil {
-			return fmt.Errorf("sqlstore: purge rate limits: %w", err)
-		}
-		n, err = affected(res)
-		return err
-	})
-	return int(n), err
+	return s.deleteInBatches(ctx, "sqlstore: purge rate limits", s.d.rebind(`DELETE FROM rate_limits WHERE bucket IN
+		(SELECT bucket FROM rate_limits WHERE window_end <= ? LIMIT ?)`), micros(stamp(now)))
 }

@@ -38,6 +38,8 @@ type Store struct {
 	// fence: SignIn refuses assertions issued before it (fence.go); zero on
 	// PostgreSQL, and on SQLite until the machine first restarts.
 	fence time.Time
+	// purgeBatch is the rows one purge transaction deletes (purge.go).
+	purgeBatch int
 }
 
 var _ store.Store = (*Store)(nil)
@@ -108,6 +110,8 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger, opts ...Option) 
 		log:  logger,
 		now:  o.now,
 		read: db.read,
+
+		purgeBatch: purgeBatch,
 	}
 	if db.d.concurrentWrites {
 		s.w = newTxWriter(db.write, db.d, logger)

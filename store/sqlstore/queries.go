@@ -126,13 +126,15 @@ func newQueries(d *dialect) queries {
 		listTokens:     r(`SELECT ` + tokenCols + ` FROM tokens WHERE org_id = ? ORDER BY created_at, id`),
 		revokeToken:    r(`UPDATE tokens SET revoked_at = ? WHERE org_id = ? AND id = ? AND revoked_at IS NULL`),
 
-		insertSession:         r(`INSERT INTO sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?)`),
-		getSession:            r(`SELECT ` + sessionCols + ` FROM sessions WHERE id_hash = ?`),
-		touchSession:          r(`UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?`),
-		deleteSession:         r(`DELETE FROM sessions WHERE id_hash = ?`),
-		deleteExpiredSessions: r(`DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?`),
+		insertSession: r(`INSERT INTO sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?)`),
+		getSession:    r(`SELECT ` + sessionCols + ` FROM sessions WHERE id_hash = ?`),
+		touchSession:  r(`UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?`),
+		deleteSession: r(`DELETE FROM sessions WHERE id_hash = ?`),
+		deleteExpiredSessions: r(`DELETE FROM sessions WHERE id_hash IN
+			(SELECT id_hash FROM sessions WHERE expires_at <= ? OR last_seen_at <= ? LIMIT ?)`),
 
 		insertAssertion: r(`INSERT INTO assertions (connection_id, assertion_id, not_on_or_after) VALUES (?, ?, ?)`),
-		purgeAssertions: r(`DELETE FROM assertions WHERE not_on_or_after <= ?`),
+		purgeAssertions: r(`DELETE FROM assertions WHERE (connection_id, assertion_id) IN
+			(SELECT connection_id, assertion_id FROM assertions WHERE not_on_or_after <= ? LIMIT ?)`),
 	}
 }

@@ -68,22 +68,14 @@ func (s *Store) DeleteSession(ctx context.Context, idHash []byte) error {
 }
 
 // DeleteExpiredSessions deletes the sessions past their absolute expiry at now,
-// and, if idle > 0, those not seen for idle or longer. It returns how many.
+// and, if idle > 0, those not seen for idle or longer, purgeBatch per
+// transaction. It returns how many.
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time, idle time.Duration) (int, error) {
 	idleCut := int64(math.MinInt64)
 	if idle > 0 {
 		idleCut = micros(stamp(now.Add(-idle)))
 	}
-	var n int64
-	err := s.write(ctx, "sqlstore: delete expired sessions", func(ctx context.Context, tx *sql.Tx, _ time.Time) error {
-		res, err := tx.ExecContext(ctx, s.q.deleteExpiredSessions, micros(stamp(now)), idleCut)
-		if err != nil {
-			return fmt.Errorf("sqlstore: delete expired sessions: %w", err)
-		}
-		n, err = affected(res)
-		return err
-	})
-	return int(n), err
+	return s.deleteInBatches(ctx, "sqlstore: delete expired sessions", s.q.deleteExpiredSessions, micros(stamp(now)), idleCut)
 }
 
 // mustAffect turns "no row changed" into ErrNotFound.
