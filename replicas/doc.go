@@ -12,7 +12,8 @@
 // is a replay on the other; userName stays unique under SCIM writes to both; a
 // JIT sign-in and a SCIM create of the same person make one account; a session
 // is shared and ends on every replica when the user is deactivated or signs
-// out; `onramp migrate` runs beside serving replicas.
+// out; `onramp migrate` runs beside serving replicas; and --db-max-conns bounds
+// the connections a replica opens (pool_test.go, by PostgreSQL's own count).
 //
 // The tests read the PostgreSQL server from ONRAMP_TEST_POSTGRES_DSN (as the
 // store's do). Without it they are skipped on a developer's machine and fail

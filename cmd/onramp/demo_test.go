@@ -67,7 +67,7 @@ func startDemo(t *testing.T, db, addr string) *demoServer {
 		t.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
-	c := &serveCmd{dbFlag: dbFlag{DB: db}, Addr: ln.Addr().String(), BaseURL: base, ShutdownTimeout: 10 * time.Second, Demo: true}
+	c := &serveCmd{dbFlag: dbFlag{DB: db}, Addr: ln.Addr().String(), BaseURL: base, ShutdownTimeout: 10 * time.Second, DBMaxConns: 16, Demo: true}
 	if ps := c.validate(); len(ps) > 0 {
 		t.Fatalf("serve --demo flags: %v", ps)
 	}

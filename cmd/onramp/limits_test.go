@@ -12,12 +12,12 @@ import (
 
 func TestServeLimitFlagsAreChecked(t *testing.T) {
 	_, errOut, code := onramp(t, t.TempDir(), []string{"ONRAMP_SCIM_HOLD_PERCENT=150"},
-		"serve", "--audit-retention=-1h", "--scim-hold-minimum=-1", "--saml-rate=-1")
+		"serve", "--audit-retention=-1h", "--scim-hold-minimum=-1", "--saml-rate=-1", "--db-max-conns=0")
 	if code != 2 {
 		t.Errorf("exit code %d, want 2", code)
 	}
 	for _, want := range []string{"--audit-retention", "--scim-hold-percent (ONRAMP_SCIM_HOLD_PERCENT) must be from 0 to 100",
-		"--scim-hold-minimum", "--saml-rate"} {
+		"--scim-hold-minimum", "--saml-rate", "--db-max-conns (ONRAMP_DB_MAX_CONNS) must be at least 1"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}

@@ -57,6 +57,7 @@ type serveCmd struct {
 	SCIMTokenRate     float64       `name:"scim-token-rate" env:"ONRAMP_SCIM_TOKEN_RATE" default:"0" placeholder:"PER_SECOND" help:"SCIM requests per second one token may make to this process (bursts of twice as many); more get 429 with Retry-After. 0: no limit; --scim-token-inflight bounds the token's share anyway (default: ${default})."`
 	SAMLRate          float64       `name:"saml-rate" env:"ONRAMP_SAML_RATE" default:"50" placeholder:"PER_SECOND" help:"SAML sign-in requests (login, ACS) per second one client address may make to this process (bursts of twice as many); more get 429. Behind a proxy every client shares its address. 0: no limit (default: ${default})."`
 	APITokenRate      float64       `name:"api-token-rate" env:"ONRAMP_API_TOKEN_RATE" default:"20" placeholder:"PER_SECOND" help:"Admin API requests per second one bearer token may make to this process (bursts of twice as many); more get 429. 0: no limit (default: ${default})."`
+	DBMaxConns        int           `name:"db-max-conns" env:"ONRAMP_DB_MAX_CONNS" default:"16" placeholder:"N" help:"PostgreSQL only: connections this process opens at most, shared by reads and writes; see docs/operations.md, Pool sizing (default: ${default})."`
 	Demo              bool          `name:"demo" env:"ONRAMP_DEMO" help:"Also set up and serve a demo: organization demo with a built-in SAML IdP at BASE/demo/idp and JIT sign-up, a landing page at BASE/, and a new SCIM token printed as the last line of stdout. SQLite only; the IdP key is kept in DB.demo-idp.pem."`
 
 	// emailLogin is the email sign-in, made by handler; serve runs its sweeper.
@@ -77,6 +78,9 @@ func (c *serveCmd) validate() []string {
 	ps = append(ps, validateOrigins(c.ReturnToOrigins)...)
 	if c.ShutdownTimeout <= 0 {
 		ps = append(ps, "--shutdown-timeout (ONRAMP_SHUTDOWN_TIMEOUT) must be positive")
+	}
+	if c.DBMaxConns < 1 {
+		ps = append(ps, "--db-max-conns (ONRAMP_DB_MAX_CONNS) must be at least 1")
 	}
 	ps = append(ps, c.validateLimits()...)
 	ps = append(ps, c.validateDemo()...)
@@ -172,7 +176,7 @@ func (c *serveCmd) serve(e *env, ln net.Listener) error {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	c.metrics = m
-	st, err := sqlstore.Open(e.ctx, c.DB, e.logger, sqlstore.WithObserver(c.metrics.ObserveStore))
+	st, err := sqlstore.Open(e.ctx, c.DB, e.logger, sqlstore.WithObserver(c.metrics.ObserveStore), sqlstore.WithMaxConns(c.DBMaxConns))
 	if err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("open store: %w", err)
