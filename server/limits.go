@@ -42,10 +42,19 @@ type Limits struct {
 	// to the SAML sign-in endpoints (/saml/{org}/{connection}/login and
 	// /acs), SAMLBurst the burst (0: twice SAMLRate). Beyond, 429 with
 	// Retry-After and an HTML page. The address is the TCP peer's: behind a
-	// proxy or load balancer, every client shares the proxy's allowance, so
-	// size it for the proxy (or set 0 and limit at the proxy).
+	// proxy or load balancer, every client shares the proxy's allowance,
+	// unless TrustedProxies names the proxy.
 	SAMLRate  float64
 	SAMLBurst int
+	// TrustedProxies are the networks of the proxies and load balancers in
+	// front of onramp. A request from one of them is counted against the
+	// client address its X-Forwarded-For names: the right-most address in
+	// the header that is not itself a trusted proxy (each proxy appends the
+	// address it received the request from, so everything left of that could
+	// have been written by the client). A request from anywhere else, or an
+	// unparsable header, counts against the TCP peer, whatever its headers
+	// say. Empty: always the TCP peer.
+	TrustedProxies []*net.IPNet
 	// TokenRate is how many requests per second one bearer token may make to
 	// the routes outside SCIM (the admin API), TokenBurst the burst. Beyond,
 	// 429 with Retry-After and the JSON error body. Requests are counted by a
@@ -82,6 +91,7 @@ type limitPageData struct {
 // routing, so it sees the route pattern.
 func limitsMiddleware(l Limits, now func() time.Time) echo.MiddlewareFunc {
 	saml := throttle.New(throttle.Config{Rate: l.SAMLRate, Burst: l.SAMLBurst, Now: now})
+	client := clientAddress(l.TrustedProxies)
 	tokens := throttle.New(throttle.Config{Rate: l.TokenRate, Burst: l.TokenBurst, Now: now})
 	page := template.Must(template.New("limit").Parse(limitPage))
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -103,7 +113,7 @@ func limitsMiddleware(l Limits, now func() time.Time) echo.MiddlewareFunc {
 				r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
 			}
 			if strings.HasPrefix(route, "/saml/") {
-				release, retry, _, ok := saml.Acquire(peer(r))
+				release, retry, _, ok := saml.Acquire(client(r))
 				if !ok {
 					return refuse(c, page, http.StatusTooManyRequests, throttle.Seconds(retry), ReasonRateLimited, "Too many sign-in attempts",
 						"Too many sign-in requests came from your network in a short time. Wait a moment, then start again from the application.")
@@ -124,13 +134,19 @@ func limitsMiddleware(l Limits, now func() time.Time) echo.MiddlewareFunc {
 	}
 }
 
-// peer is the TCP peer's address (without port), the key of the SAML limit.
-func peer(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+// clientAddress returns how the SAML limit tells clients apart (see
+// Limits.TrustedProxies): echo's X-Forwarded-For extractor trusting only
+// the given networks (not, as its defaults do, every private, loopback and
+// link-local address), or the TCP peer when there are none.
+func clientAddress(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
 	}
-	return host
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // refuse answers a request refused by a limit in its route's format: the

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -171,6 +172,45 @@ func TestSAMLRateLimitPerClient(t *testing.T) {
 	// Other routes are not limited by it.
 	if a := send(t, http.MethodGet, url+"/api/v1/orgs/acme/thing", nil); a.status != http.StatusOK {
 		t.Errorf("API: %d", a.status)
+	}
+}
+
+// TestSAMLRateLimitBehindTrustedProxy: behind a trusted proxy each client
+// address in X-Forwarded-For has its own allowance, a client cannot escape
+// its own by writing addresses in front of it, and without trusted proxies
+// the header counts for nothing.
+func TestSAMLRateLimitBehindTrustedProxy(t *testing.T) {
+	_, loopback, err := net.ParseCIDR("127.0.0.1/32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	login := func(url, xff string) int {
+		t.Helper()
+		return send(t, http.MethodGet, url+"/saml/acme/okta/login", nil, "X-Forwarded-For", xff).status
+	}
+	url := startLimited(t, server.Limits{SAMLRate: 0.001, SAMLBurst: 1, TrustedProxies: []*net.IPNet{loopback}})
+	if got := login(url, "203.0.113.7"); got != http.StatusOK {
+		t.Fatalf("first request of 203.0.113.7: %d", got)
+	}
+	if got := login(url, "203.0.113.7"); got != http.StatusTooManyRequests {
+		t.Errorf("second request of 203.0.113.7: %d, want 429", got)
+	}
+	if got := login(url, "203.0.113.8"); got != http.StatusOK {
+		t.Errorf("another client behind the proxy: %d, want its own allowance", got)
+	}
+	if got := login(url, "203.0.113.9, 198.51.100.1"); got != http.StatusOK {
+		t.Fatalf("first request of 198.51.100.1: %d", got)
+	}
+	if got := login(url, "203.0.113.10, 198.51.100.1"); got != http.StatusTooManyRequests {
+		t.Errorf("198.51.100.1 writing another address in front of its own: %d, want 429", got)
+	}
+
+	direct := startLimited(t, server.Limits{SAMLRate: 0.001, SAMLBurst: 1})
+	if got := login(direct, "203.0.113.7"); got != http.StatusOK {
+		t.Fatalf("first request without trusted proxies: %d", got)
+	}
+	if got := login(direct, "203.0.113.8"); got != http.StatusTooManyRequests {
+		t.Errorf("X-Forwarded-For from an untrusted peer got its own allowance: %d, want 429", got)
 	}
 }
 

@@ -68,6 +68,9 @@ func New(cfg Config) (*echo.Echo, error) {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = errorHandler(cfg.Logger)
+	// c.RealIP() is the address the SAML limit counts (limits.go), never a
+	// header from a client that is not a trusted proxy.
+	e.IPExtractor = clientAddress(cfg.Limits.TrustedProxies)
 	e.Use(requestIDMiddleware, logMiddleware(cfg.Logger, cfg.Now))
 	if cfg.Metrics != nil {
 		e.Use(metricsMiddleware(cfg.Metrics, cfg.Now))

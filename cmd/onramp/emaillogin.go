@@ -62,6 +62,9 @@ func (c *serveCmd) registerEmailLogin(e *env, h *echo.Echo, st store.Store, serv
 	svc, err := emaillogin.New(emaillogin.Config{
 		Store: linkPurges{st, c.metrics}, Mailer: mailer, BaseURL: c.baseURL(), CodeKey: key, ReturnToOrigins: c.ReturnToOrigins,
 		Admin: auth, Logger: e.logger,
+		// The server's extractor: the TCP peer, or behind --trusted-proxy the
+		// client address its X-Forwarded-For names (server.Limits).
+		ClientIP: h.IPExtractor,
 	})
 	if err != nil {
 		return fmt.Errorf("email sign-in: %w", err)

@@ -12,12 +12,13 @@ import (
 
 func TestServeLimitFlagsAreChecked(t *testing.T) {
 	_, errOut, code := onramp(t, t.TempDir(), []string{"ONRAMP_SCIM_HOLD_PERCENT=150"},
-		"serve", "--audit-retention=-1h", "--scim-hold-minimum=-1", "--saml-rate=-1", "--db-max-conns=0")
+		"serve", "--audit-retention=-1h", "--scim-hold-minimum=-1", "--saml-rate=-1", "--db-max-conns=0", "--trusted-proxy=10.0.0.0/8", "--trusted-proxy=proxy.example")
 	if code != 2 {
 		t.Errorf("exit code %d, want 2", code)
 	}
 	for _, want := range []string{"--audit-retention", "--scim-hold-percent (ONRAMP_SCIM_HOLD_PERCENT) must be from 0 to 100",
-		"--scim-hold-minimum", "--saml-rate", "--db-max-conns (ONRAMP_DB_MAX_CONNS) must be at least 1"} {
+		"--scim-hold-minimum", "--saml-rate", "--db-max-conns (ONRAMP_DB_MAX_CONNS) must be at least 1",
+		`--trusted-proxy (ONRAMP_TRUSTED_PROXIES) "proxy.example" is neither an IP address nor a CIDR network`} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)
 		}
@@ -117,4 +118,50 @@ func adminRequest(t *testing.T, method, url, token string) (int, map[string]any)
 	var doc map[string]any
 	_ = json.Unmarshal(raw, &doc)
 	return resp.StatusCode, doc
+}
+
+// TestServeTrustedProxy: `serve --trusted-proxy` makes the SAML limit count
+// each address in X-Forwarded-For from that proxy on its own; from any other
+// peer the header counts for nothing.
+func TestServeTrustedProxy(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name    string
+		flags   []string
+		another int // the status of a second client's first request
+	}{
+		{"trusted", []string{"--trusted-proxy", "127.0.0.1"}, http.StatusNotFound},
+		{"not trusted", []string{"--trusted-proxy", "10.0.0.0/8"}, http.StatusTooManyRequests},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startServer(t, dir, []string{"ONRAMP_DB=" + filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".db")},
+				append([]string{"--saml-rate", "0.001"}, tc.flags...)...)
+			login := func(xff string) int {
+				t.Helper()
+				req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+s.addr+"/saml/acme/okta/login", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("X-Forwarded-For", xff)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				return res.StatusCode
+			}
+			// A rate of 0.001/s allows a burst of one request. No such
+			// organization: 404, once the limit let the request by.
+			if got := login("203.0.113.7"); got != http.StatusNotFound {
+				t.Fatalf("203.0.113.7 within its burst: %d", got)
+			}
+			if got := login("203.0.113.7"); got != http.StatusTooManyRequests {
+				t.Fatalf("203.0.113.7 past its burst: %d, want 429", got)
+			}
+			if got := login("203.0.113.8"); got != tc.another {
+				t.Errorf("203.0.113.8: %d, want %d", got, tc.another)
+			}
+		})
+	}
 }

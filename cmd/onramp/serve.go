@@ -56,6 +56,7 @@ type serveCmd struct {
 	SCIMTokenInFlight int           `name:"scim-token-inflight" env:"ONRAMP_SCIM_TOKEN_INFLIGHT" default:"16" placeholder:"N" help:"SCIM requests of one token served at once by this process; more get 429 with Retry-After: 1. 0: no limit (default: ${default})."`
 	SCIMTokenRate     float64       `name:"scim-token-rate" env:"ONRAMP_SCIM_TOKEN_RATE" default:"0" placeholder:"PER_SECOND" help:"SCIM requests per second one token may make to this process (bursts of twice as many); more get 429 with Retry-After. 0: no limit; --scim-token-inflight bounds the token's share anyway (default: ${default})."`
 	SAMLRate          float64       `name:"saml-rate" env:"ONRAMP_SAML_RATE" default:"50" placeholder:"PER_SECOND" help:"SAML sign-in requests (login, ACS) per second one client address may make to this process (bursts of twice as many); more get 429. Behind a proxy every client shares its address. 0: no limit (default: ${default})."`
+	TrustedProxies    []string      `name:"trusted-proxy" env:"ONRAMP_TRUSTED_PROXIES" placeholder:"CIDR" help:"Network (10.0.0.0/8) or address of a proxy or load balancer in front of onramp: requests from it are counted by --saml-rate against the client address in its X-Forwarded-For. Repeatable, or comma-separated in the environment. Unset: the TCP peer."`
 	APITokenRate      float64       `name:"api-token-rate" env:"ONRAMP_API_TOKEN_RATE" default:"20" placeholder:"PER_SECOND" help:"Admin API requests per second one bearer token may make to this process (bursts of twice as many); more get 429. 0: no limit (default: ${default})."`
 	DBMaxConns        int           `name:"db-max-conns" env:"ONRAMP_DB_MAX_CONNS" default:"16" placeholder:"N" help:"PostgreSQL only: connections this process opens at most, shared by reads and writes; see docs/operations.md, Pool sizing (default: ${default})."`
 	Demo              bool          `name:"demo" env:"ONRAMP_DEMO" help:"Also set up and serve a demo: organization demo with a built-in SAML IdP at BASE/demo/idp and JIT sign-up, a landing page at BASE/, and a new SCIM token printed as the last line of stdout. SQLite only; the IdP key is kept in DB.demo-idp.pem."`
@@ -82,10 +83,36 @@ func (c *serveCmd) validate() []string {
 	if c.DBMaxConns < 1 {
 		ps = append(ps, "--db-max-conns (ONRAMP_DB_MAX_CONNS) must be at least 1")
 	}
+	if _, err := c.trustedProxies(); err != nil {
+		ps = append(ps, "--trusted-proxy (ONRAMP_TRUSTED_PROXIES) "+err.Error())
+	}
 	ps = append(ps, c.validateLimits()...)
 	ps = append(ps, c.validateDemo()...)
 	ps = append(ps, c.validateMail()...)
 	return ps
+}
+
+// trustedProxies parses --trusted-proxy: CIDR networks, or single addresses
+// (a /32 or /128).
+func (c *serveCmd) trustedProxies() ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, v := range c.TrustedProxies {
+		v = strings.TrimSpace(v)
+		if ip := net.ParseIP(v); ip != nil {
+			bits := 8 * net.IPv6len
+			if ip4 := ip.To4(); ip4 != nil {
+				ip, bits = ip4, 8*net.IPv4len
+			}
+			out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+			continue
+		}
+		_, n, err := net.ParseCIDR(v)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an IP address nor a CIDR network", v)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // validateLimits checks the limit flags: none negative, a share of at most
@@ -269,8 +296,12 @@ func (c *serveCmd) handler(e *env, st store.Store) (*echo.Echo, *demo.Demo, erro
 	if err != nil {
 		return nil, nil, err
 	}
+	proxies, err := c.trustedProxies()
+	if err != nil {
+		return nil, nil, err
+	}
 	h, err := server.New(server.Config{Store: st, SCIM: scimHandler, Logger: e.logger, Metrics: c.metrics,
-		Limits:  server.Limits{SAMLRate: c.SAMLRate, TokenRate: c.APITokenRate},
+		Limits:  server.Limits{SAMLRate: c.SAMLRate, TokenRate: c.APITokenRate, TrustedProxies: proxies},
 		Durable: st, AnswerBeforeDurable: []string{jit.ACSRoute}})
 	if err != nil {
 		return nil, nil, err
