@@ -129,6 +129,8 @@
 // attributes and excludedAttributes are applied by the handlers (elimity ignores
 // them); id, schemas and meta are always returned. Optimistic concurrency:
 // meta.version and ETag are W/"<version>", and If-Match on PUT, PATCH and DELETE
-// is enforced (412). Sorting and bulk are not supported, as
+// is enforced (412), inside the write's own transaction (PUT and PATCH in
+// their update closure, DELETE through store.VersionCheck), so no other write
+// can come between the check and the change. Sorting and bulk are not supported, as
 // /ServiceProviderConfig says.
 package scim

@@ -245,7 +245,8 @@ func (h *Handler) deleteGroup(ctx context.Context, r *http.Request, id string) e
 	if err := checkIfMatch(r, g.Version); err != nil {
 		return err
 	}
-	if err := h.store.DeleteGroup(ctx, t.Org, g.ID, h.event(ctx, t, "group.deleted")); err != nil {
+	// Checked again inside the deletion, as for users.
+	if err := h.store.DeleteGroup(ctx, t.Org, g.ID, h.event(ctx, t, "group.deleted"), ifMatch(r)); err != nil {
 		return fmt.Errorf("scim: delete group %s: %w", id, err)
 	}
 	return nil

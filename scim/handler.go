@@ -45,7 +45,7 @@ type Store interface {
 	// UpdateUserGuarded and DeleteUserGuarded are the user writes the
 	// handlers make: they count de-provisioning against the token's limit.
 	UpdateUserGuarded(ctx context.Context, org store.OrgID, id store.UserID, fn func(*store.User) error, ev store.AuditEvent, g store.DeprovisionGuard) (store.User, error)
-	DeleteUserGuarded(ctx context.Context, org store.OrgID, id store.UserID, ev store.AuditEvent, g store.DeprovisionGuard) error
+	DeleteUserGuarded(ctx context.Context, org store.OrgID, id store.UserID, ev store.AuditEvent, g store.DeprovisionGuard, pre store.VersionCheck) error
 	store.Groups
 	apitoken.Getter // GetToken, to verify bearer tokens
 	// GetConnection reads the token's connection, for its attribute mapping.

@@ -119,6 +119,15 @@ func checkIfMatch(r *http.Request, version int64) error {
 	return fmt.Errorf("scim: If-Match %q, current version %d: %w", h, version, store.ErrVersionMismatch)
 }
 
+// ifMatch is checkIfMatch as a store.VersionCheck, for the store to run
+// inside the write; nil without an If-Match (or with *).
+func ifMatch(r *http.Request) store.VersionCheck {
+	if h := strings.TrimSpace(r.Header.Get("If-Match")); h == "" || h == "*" {
+		return nil
+	}
+	return func(current int64) error { return checkIfMatch(r, current) }
+}
+
 func meta(created, updated time.Time, version int64) elimity.Meta {
 	c, u := created.UTC(), updated.UTC()
 	return elimity.Meta{Created: &c, LastModified: &u, Version: etag(version)}

@@ -270,7 +270,9 @@ func (h *Handler) deleteUser(ctx context.Context, r *http.Request, id string) er
 	if err := checkIfMatch(r, u.Version); err != nil {
 		return err
 	}
-	if err := h.store.DeleteUserGuarded(ctx, t.Org, u.ID, h.event(ctx, t, "user.deleted"), h.guard(t)); err != nil {
+	// Checked again inside the deletion: a write between the read and the
+	// deletion must not slip past If-Match.
+	if err := h.store.DeleteUserGuarded(ctx, t.Org, u.ID, h.event(ctx, t, "user.deleted"), h.guard(t), ifMatch(r)); err != nil {
 		return fmt.Errorf("scim: delete user %s: %w", id, err)
 	}
 	return nil

@@ -125,8 +125,11 @@ type Holds interface {
 	// and counted. Any other update is UpdateUser's.
 	UpdateUserGuarded(ctx context.Context, org OrgID, id UserID, fn func(*User) error, ev AuditEvent, g DeprovisionGuard) (User, error)
 	// DeleteUserGuarded is DeleteUser for a write by a provisioning token,
-	// guarded as UpdateUserGuarded when the user is active.
-	DeleteUserGuarded(ctx context.Context, org OrgID, id UserID, ev AuditEvent, g DeprovisionGuard) error
+	// guarded as UpdateUserGuarded when the user is active. If pre is set it
+	// judges the user's current Version inside the write transaction (SCIM's
+	// If-Match); its error (wrapping ErrVersionMismatch) comes back and
+	// nothing is written.
+	DeleteUserGuarded(ctx context.Context, org OrgID, id UserID, ev AuditEvent, g DeprovisionGuard, pre VersionCheck) error
 	// ListHolds returns the organization's holds, newest first; only the
 	// open ones if openOnly.
 	ListHolds(ctx context.Context, org OrgID, openOnly bool) ([]Hold, error)

@@ -320,8 +320,18 @@ type Groups interface {
 	ListUserGroups(ctx context.Context, org OrgID, id UserID) ([]Group, error)
 	// UpdateGroup applies fn (may be nil) and the member change in one transaction.
 	UpdateGroup(ctx context.Context, org OrgID, id GroupID, fn func(*Group) error, mc MemberChange, ev AuditEvent) (Group, error)
-	DeleteGroup(ctx context.Context, org OrgID, id GroupID, ev AuditEvent) error
+	// DeleteGroup deletes a group and its memberships. If pre is set it
+	// judges the group's current Version inside the write transaction
+	// (SCIM's If-Match); its error (wrapping ErrVersionMismatch) comes back
+	// and nothing is written.
+	DeleteGroup(ctx context.Context, org OrgID, id GroupID, ev AuditEvent, pre VersionCheck) error
 }
+
+// VersionCheck judges a resource's current Version inside the write that
+// would change it, so that no other write can come between the check and
+// the change (SCIM's If-Match on DELETE). It returns an error wrapping
+// ErrVersionMismatch to refuse.
+type VersionCheck func(current int64) error
 
 // Identities stores SSO identities linked to users.
 type Identities interface {

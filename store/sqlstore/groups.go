@@ -220,11 +220,16 @@ func (s *Store) changeMembers(ctx context.Context, tx *sql.Tx, g store.Group, mc
 }
 
 // DeleteGroup deletes a group and its memberships.
-func (s *Store) DeleteGroup(ctx context.Context, org store.OrgID, id store.GroupID, ev store.AuditEvent) error {
+func (s *Store) DeleteGroup(ctx context.Context, org store.OrgID, id store.GroupID, ev store.AuditEvent, pre store.VersionCheck) error {
 	return s.write(ctx, "sqlstore: delete group", func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		cur, err := s.getGroup(ctx, tx, s.q.getGroupLocked, org, id)
 		if err != nil {
 			return err
+		}
+		if pre != nil {
+			if err := pre(cur.Version); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.ExecContext(ctx, s.q.deleteGroupMembers, string(id)); err != nil {
 			return fmt.Errorf("sqlstore: delete group %s: members: %w", id, err)

@@ -41,11 +41,11 @@ func (s *Store) UpdateUserGuarded(ctx context.Context, org store.OrgID, id store
 
 // DeleteUserGuarded is DeleteUser with the de-provisioning guard g.
 func (s *Store) DeleteUserGuarded(ctx context.Context, org store.OrgID, id store.UserID, ev store.AuditEvent,
-	g store.DeprovisionGuard) error {
+	g store.DeprovisionGuard, pre store.VersionCheck) error {
 	if !g.Limit.Enabled() {
-		return s.deleteUser(ctx, org, id, ev, nil)
+		return s.deleteUser(ctx, org, id, ev, nil, pre)
 	}
-	return s.deleteUser(ctx, org, id, ev, &g)
+	return s.deleteUser(ctx, org, id, ev, &g, pre)
 }
 
 // guard judges one de-provisioning of user by g.Token inside the write

@@ -347,18 +347,23 @@ func (s *Store) writeUser(ctx context.Context, tx *sql.Tx, cur, next store.User,
 // DeleteUser turns a live user into a tombstone, ends its sessions and removes it
 // from its groups (whose Version and UpdatedAt change).
 func (s *Store) DeleteUser(ctx context.Context, org store.OrgID, id store.UserID, ev store.AuditEvent) error {
-	return s.deleteUser(ctx, org, id, ev, nil)
+	return s.deleteUser(ctx, org, id, ev, nil, nil)
 }
 
 // deleteUser is DeleteUser; g, if set, guards the deletion of an active user
-// (holds.go).
-func (s *Store) deleteUser(ctx context.Context, org store.OrgID, id store.UserID, ev store.AuditEvent, g *store.DeprovisionGuard) error {
+// (holds.go), and pre, if set, judges its current version first.
+func (s *Store) deleteUser(ctx context.Context, org store.OrgID, id store.UserID, ev store.AuditEvent, g *store.DeprovisionGuard, pre store.VersionCheck) error {
 	var held *store.HeldError
 	err := s.write(ctx, "sqlstore: delete user", func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		held = nil
 		cur, err := s.getUser(ctx, tx, s.q.getLiveUser, org, id)
 		if err != nil {
 			return err
+		}
+		if pre != nil {
+			if err := pre(cur.Version); err != nil {
+				return err
+			}
 		}
 		if g != nil && cur.Active {
 			if held, err = s.guard(ctx, tx, org, id, *g, ev, now); err != nil || held != nil {

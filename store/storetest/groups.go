@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -244,14 +245,33 @@ func testGroupDelete(t *testing.T, s store.Store) {
 	o := newOrg(t, s, "acme")
 	ann := newUser(t, s, o.ID, "ann")
 	g := newGroup(t, s, o.ID, "eng", ann.ID)
-	wantErr(t, s.DeleteGroup(ctx(t), "other-org", g.ID, store.AuditEvent{}), store.ErrNotFound)
-	check(t, s.DeleteGroup(ctx(t), o.ID, g.ID, store.AuditEvent{Actor: "token:t1"}))
+	wantErr(t, s.DeleteGroup(ctx(t), "other-org", g.ID, store.AuditEvent{}, nil), store.ErrNotFound)
+	// A version check that refuses writes nothing; its error comes back.
+	unchanged := func(current int64) error {
+		if current == g.Version {
+			return nil
+		}
+		return fmt.Errorf("version %d: %w", current, store.ErrVersionMismatch)
+	}
+	g = must(s.UpdateGroup(ctx(t), o.ID, g.ID, func(g *store.Group) error { g.DisplayName = "Eng"; return nil }, store.MemberChange{}, store.AuditEvent{}))(t)
+	var seen int64
+	wantErr(t, s.DeleteGroup(ctx(t), o.ID, g.ID, store.AuditEvent{}, func(current int64) error {
+		seen = current
+		return fmt.Errorf("want %d: %w", current-1, store.ErrVersionMismatch)
+	}), store.ErrVersionMismatch)
+	if seen != g.Version {
+		t.Errorf("the version check saw %d, want the current %d", seen, g.Version)
+	}
+	if _, err := s.GetGroup(ctx(t), o.ID, g.ID); err != nil {
+		t.Fatalf("a refused version check deleted the group: %v", err)
+	}
+	check(t, s.DeleteGroup(ctx(t), o.ID, g.ID, store.AuditEvent{Actor: "token:t1"}, unchanged))
 	_, err := s.GetGroup(ctx(t), o.ID, g.ID)
 	wantErr(t, err, store.ErrNotFound)
 	if gs := must(s.ListUserGroups(ctx(t), o.ID, ann.ID))(t); len(gs) != 0 {
 		t.Errorf("ann still in %+v", gs)
 	}
-	wantErr(t, s.DeleteGroup(ctx(t), o.ID, g.ID, store.AuditEvent{}), store.ErrNotFound)
+	wantErr(t, s.DeleteGroup(ctx(t), o.ID, g.ID, store.AuditEvent{}, nil), store.ErrNotFound)
 	// The name is free again.
 	newGroup(t, s, o.ID, "ENG")
 	if evs := events(t, s, o.ID, "group.deleted"); len(evs) != 1 || evs[0].GroupID != g.ID {

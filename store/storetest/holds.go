@@ -145,16 +145,23 @@ func testHoldCrossing(t *testing.T, s store.Store) {
 func testHoldDelete(t *testing.T, s store.Store) {
 	f := newHoldFixture(t, s, "acme", 22, true)
 	for i := range 20 {
-		check(t, s.DeleteUserGuarded(ctx(t), f.org.ID, f.users[i].ID, f.ev(), f.guard(holdT0())))
+		check(t, s.DeleteUserGuarded(ctx(t), f.org.ID, f.users[i].ID, f.ev(), f.guard(holdT0()), nil))
 	}
-	wantHeld(t, s.DeleteUserGuarded(ctx(t), f.org.ID, f.users[20].ID, f.ev(), f.guard(holdT0())), true)
+	wantHeld(t, s.DeleteUserGuarded(ctx(t), f.org.ID, f.users[20].ID, f.ev(), f.guard(holdT0()), nil), true)
 	u := must(s.GetUser(ctx(t), f.org.ID, f.users[20].ID))(t)
 	if u.DeletedAt != nil || !u.Active {
 		t.Errorf("held deletion changed the user: %+v", u)
 	}
-	wantHeld(t, s.DeleteUserGuarded(ctx(t), f.org.ID, f.users[21].ID, f.ev(), f.guard(holdT0())), false)
+	wantHeld(t, s.DeleteUserGuarded(ctx(t), f.org.ID, f.users[21].ID, f.ev(), f.guard(holdT0()), nil), false)
 	if n := len(events(t, s, f.org.ID, "user.deleted")); n != 20 {
 		t.Errorf("%d user.deleted events, want 20", n)
+	}
+	// A version check that refuses writes nothing, not even a count or a hold.
+	wantErr(t, s.DeleteUserGuarded(ctx(t), f.org.ID, f.users[21].ID, f.ev(), store.DeprovisionGuard{}, func(current int64) error {
+		return fmt.Errorf("current %d: %w", current, store.ErrVersionMismatch)
+	}), store.ErrVersionMismatch)
+	if u := must(s.GetUser(ctx(t), f.org.ID, f.users[21].ID))(t); u.DeletedAt != nil {
+		t.Errorf("a refused version check deleted the user")
 	}
 }
 
@@ -218,7 +225,7 @@ func testHoldSmallOrg(t *testing.T, s store.Store) {
 		check(t, f.deactivate(t, s, i, holdT0()))
 	}
 	for i := 15; i < 20; i++ {
-		check(t, s.DeleteUserGuarded(ctx(t), f.org.ID, f.users[i].ID, f.ev(), f.guard(holdT0())))
+		check(t, s.DeleteUserGuarded(ctx(t), f.org.ID, f.users[i].ID, f.ev(), f.guard(holdT0()), nil))
 	}
 	if n := activeCount(t, s, f.org.ID); n != 0 {
 		t.Errorf("active users = %d, want 0", n)
@@ -236,7 +243,7 @@ func testHoldReactivation(t *testing.T, s store.Store) {
 	}
 	// Deleting inactive users takes no one's access: neither counted nor held.
 	extra := newUser(t, s, f.org.ID, "gone", func(u *store.User) { u.Active = false })
-	check(t, s.DeleteUserGuarded(ctx(t), f.org.ID, extra.ID, f.ev(), f.guard(holdT0())))
+	check(t, s.DeleteUserGuarded(ctx(t), f.org.ID, extra.ID, f.ev(), f.guard(holdT0()), nil))
 	// Only de-provisionings count: 20 go through, the 21st is held.
 	for i := range 20 {
 		check(t, f.deactivate(t, s, i, holdT0()))
