@@ -100,11 +100,7 @@ func TestNoLockErrorsUnderMixedLoad(t *testing.T) {
 	defer hc.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	md, err := send(ctx, hc, http.MethodGet, srv.url+spMetadataPath, nil, nil)
-	if err != nil || md.status != http.StatusOK {
-		t.Fatalf("SP metadata: %v %d", err, md.status)
-	}
-	idp.RegisterSP(t, md.body, false)
+	registerSP(ctx, t, hc, idp, srv.url)
 
 	// Pre-sign every client's sign-ins, in the order it will post them: the
 	// load then measures onramp, not the IdP. Responses are valid for
@@ -202,6 +198,17 @@ func ssoSetup(t *testing.T) (dir, db string, idp *samltest.IdP) {
 	}
 	onramp(t, dir, "apply", "--db", db, "-f", "onramp.yaml")
 	return dir, db, idp
+}
+
+// registerSP gives the IdP the connection's SP metadata, as the server at
+// base serves it.
+func registerSP(ctx context.Context, t *testing.T, hc *http.Client, idp *samltest.IdP, base string) {
+	t.Helper()
+	md, err := send(ctx, hc, http.MethodGet, base+spMetadataPath, nil, nil)
+	if err != nil || md.status != http.StatusOK {
+		t.Fatalf("SP metadata: %v %d", err, md.status)
+	}
+	idp.RegisterSP(t, md.body, false)
 }
 
 // contentionScript is client c's sequence of requests: the same mix for every

@@ -38,11 +38,7 @@ func TestAcknowledgedSignInsSurviveSIGKILL(t *testing.T) {
 	defer hc.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	md, err := send(ctx, hc, http.MethodGet, srv.url+spMetadataPath, nil, nil)
-	if err != nil || md.status != http.StatusOK {
-		t.Fatalf("SP metadata: %v %d", err, md.status)
-	}
-	idp.RegisterSP(t, md.body, false)
+	registerSP(ctx, t, hc, idp, srv.url)
 
 	// Enough responses, signed ahead, that the browsers are still signing
 	// people in when the kill comes.
