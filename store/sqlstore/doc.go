@@ -156,9 +156,11 @@
 // no lock the writer or a reader waits for. A PASSIVE checkpoint never restarts
 // the WAL, and under a constant stream of commits the WAL would grow without
 // end; the writer's own checkpoint, at 4000 pages, does restart it, and by then
-// it finds most pages already copied. Durability is unchanged: a write is
-// durable when its COMMIT has fsynced the WAL, and a checkpoint fsyncs the
-// database file before the WAL it copied may be overwritten.
+// it finds most pages already copied. Checkpoints change no durability: a
+// write is durable once the WAL holding its commit is fsynced (by the COMMIT
+// itself, or for a sign-in by the syncer, above); a checkpoint fsyncs the WAL
+// before it copies from it (its connection is FULL), and the database file
+// before the WAL it copied may be overwritten.
 //
 // # Pages per write (SQLite)
 //
