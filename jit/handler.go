@@ -63,6 +63,9 @@ type HandlerConfig struct {
 type Metrics interface {
 	JITDecision(outcome, rule string)
 	SAMLRejected(reason string)
+	// Speculation counts a speculative sign-in (see Speculation) by its
+	// outcome, one of the Speculation* constants.
+	Speculation(outcome string)
 }
 
 // noMetrics counts nothing.
@@ -70,6 +73,7 @@ type noMetrics struct{}
 
 func (noMetrics) JITDecision(string, string) {}
 func (noMetrics) SAMLRejected(string)        {}
+func (noMetrics) Speculation(string)         {}
 
 // Handler serves the SAML endpoints of DESIGN's operator contract and the
 // session API:
@@ -426,18 +430,47 @@ func (h *Handler) consume(c echo.Context, t target, cached bool) (answer func() 
 		return func() error { return h.render(c, *p) }, cached
 	}
 
-	// The account of the identity the response claims is read while its
-	// signature is checked (see prefetched).
-	var pf *prefetched
+	// The session is stored in the sign-in's transaction, together with
+	// the assertion ID (see Provisioner); its cookie is set only once that
+	// committed. A replay fails there, as ReasonReplayed.
+	sess, cookie, err := h.sessions.prepare(t.org.ID, "")
+	if err != nil {
+		return func() error { return h.fail(c, err) }, false
+	}
+
+	// While the response's signature is checked, a core that would be idle
+	// carries out the sign-in it claims, held uncommitted for the verdict
+	// (see Speculation), or, if the store holds no sign-ins, reads the
+	// account of the identity it claims (see prefetched).
+	var (
+		pf   *prefetched
+		spec *speculation
+	)
+	defer func() {
+		if spec != nil {
+			spec.abandon() // unless provision gave the verdict
+			h.metrics.Speculation(spec.outcome)
+		}
+	}()
+	pending := h.tracker.PendingIDs(r, cfg)
 	a, err := func() (Assertion, error) {
 		busy := h.verifying.Add(1)
 		defer h.verifying.Add(-1)
-		return h.verifier.verify(cfg, r.PostForm.Get("SAMLResponse"), h.tracker.PendingIDs(r, cfg), true, func(c shapeClaims) {
-			if prefetchWorthIt(busy) {
-				pf = h.provisioner.prefetch(ctx, t.conn, c)
+		return h.verifier.verify(cfg, r.PostForm.Get("SAMLResponse"), pending, true, func(claims shapeClaims) {
+			switch {
+			case !prefetchWorthIt(busy):
+			case h.provisioner.holds():
+				spec = h.provisioner.speculate(ctx, t.org, t.conn, cached, &sess, claims, func() (Assertion, bool) {
+					return h.verifier.claim(cfg, claims.Document, pending)
+				})
+			default:
+				pf = h.provisioner.prefetch(ctx, t.conn, claims)
 			}
 		})
 	}()
+	if err != nil {
+		spec.abandon()
+	}
 	var ve *VerifyError
 	if errors.As(err, &ve) {
 		return func() error { return h.rejected(c, t, ve) }, cached
@@ -462,14 +495,7 @@ func (h *Handler) consume(c echo.Context, t target, cached bool) (answer func() 
 		returnTo = rt
 	}
 
-	// The session is stored in the sign-in's transaction, together with
-	// the assertion ID (see Provisioner); its cookie is set only once that
-	// committed. A replay fails there, as ReasonReplayed.
-	sess, cookie, err := h.sessions.prepare(t.org.ID, "")
-	if err != nil {
-		return func() error { return h.fail(c, err) }, false
-	}
-	out, err := h.provisioner.provision(ctx, t.org, t.conn, cached, a, &sess, pf)
+	out, err := h.provisioner.provision(ctx, t.org, t.conn, cached, a, &sess, pf, spec)
 	var me *MappingError
 	switch {
 	case errors.Is(err, store.ErrConfigChanged):

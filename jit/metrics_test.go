@@ -14,6 +14,13 @@ type countingMetrics struct {
 	mu        sync.Mutex
 	decisions []string // outcome/rule
 	rejected  []string // reason
+	specs     []string // speculation outcomes
+}
+
+func (m *countingMetrics) Speculation(outcome string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.specs = append(m.specs, outcome)
 }
 
 func (m *countingMetrics) JITDecision(outcome, rule string) {
@@ -61,5 +68,14 @@ func TestHandler_Metrics(t *testing.T) {
 	}
 	if want := []string{ReasonIdPInitiatedNotAllowed}; !slices.Equal(rejected, want) {
 		t.Errorf("rejections %q, want %q", rejected, want)
+	}
+	// One browser at a time: every sign-in is speculated on, and the store
+	// is idle, so every one held for its verdict is the sign-in (the
+	// mapping's refusal too); the rejected one is abandoned.
+	m.mu.Lock()
+	specs := slices.Clone(m.specs)
+	m.mu.Unlock()
+	if want := []string{SpeculationCommitted, SpeculationCommitted, SpeculationAbandoned, SpeculationCommitted}; !slices.Equal(specs, want) {
+		t.Errorf("speculations %q, want %q", specs, want)
 	}
 }

@@ -128,7 +128,7 @@ func (e *MappingError) Unwrap() error { return e.Err }
 // recorded and a's ID burnt). org and conn are decided on as the caller
 // read them.
 func (p *Provisioner) Provision(ctx context.Context, org store.Org, conn store.Connection, a Assertion) (Outcome, error) {
-	return p.provision(ctx, org, conn, false, a, nil, nil)
+	return p.provision(ctx, org, conn, false, a, nil, nil, nil)
 }
 
 // provision is Provision that also starts session sess (whose UserID the
@@ -138,14 +138,22 @@ func (p *Provisioner) Provision(ctx context.Context, org store.Org, conn store.C
 // older than the store's (a cache): the decision is carried out only if
 // they are not (store.SignIn.Config), else the error wraps
 // store.ErrConfigChanged and nothing is written.
-func (p *Provisioner) provision(ctx context.Context, org store.Org, conn store.Connection, stamped bool, a Assertion, sess *store.Session, pf *prefetched) (Outcome, error) {
-	var cfg *store.ConfigRead
-	if stamped {
-		cfg = &store.ConfigRead{OrgUpdatedAt: org.UpdatedAt, ConnectionUpdatedAt: conn.UpdatedAt}
+//
+// spec, if set, is the speculation started for a's response (see
+// Speculation): its outcome is the sign-in's if it carried the sign-in out
+// on an Assertion equal to a; otherwise provision does so itself, with the
+// reads the speculation made.
+func (p *Provisioner) provision(ctx context.Context, org store.Org, conn store.Connection, stamped bool, a Assertion, sess *store.Session, pf *prefetched, spec *speculation) (Outcome, error) {
+	if spec != nil {
+		if out, err, ok := spec.result(ctx, a); ok {
+			return out, err
+		}
+		pf = spec.pf
 	}
+	cfg := configRead(org, conn, stamped)
 	var lastErr error
 	for range maxProvisionAttempts {
-		out, err := p.attempt(ctx, org, conn, cfg, a, sess, pf)
+		out, err := p.attempt(ctx, org, conn, cfg, a, sess, pf, nil)
 		if !retryable(err) {
 			return out, err
 		}
@@ -156,6 +164,15 @@ func (p *Provisioner) provision(ctx context.Context, org store.Org, conn store.C
 	return Outcome{}, fmt.Errorf("jit: provision: still conflicting after %d attempts: %w", maxProvisionAttempts, lastErr)
 }
 
+// configRead is the stamp of org and conn as read, for store.SignIn.Config,
+// if they may be stale (stamped); else nil.
+func configRead(org store.Org, conn store.Connection, stamped bool) *store.ConfigRead {
+	if !stamped {
+		return nil
+	}
+	return &store.ConfigRead{OrgUpdatedAt: org.UpdatedAt, ConnectionUpdatedAt: conn.UpdatedAt}
+}
+
 // retryable reports whether err means that what a decision was made on
 // changed before it was carried out: read again and decide again. A replay
 // is not one of them.
@@ -164,7 +181,9 @@ func retryable(err error) bool {
 		(errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrVersionMismatch))
 }
 
-func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Connection, cfg *store.ConfigRead, a Assertion, sess *store.Session, pf *prefetched) (Outcome, error) {
+// attempt reads, decides and carries the decision out once; with h, the
+// write is held for h's verdict (a speculation's).
+func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Connection, cfg *store.ConfigRead, a Assertion, sess *store.Session, pf *prefetched, h *hold) (Outcome, error) {
 	in := PolicyInput{
 		OrgName:    org.Name,
 		Onboarding: org.Onboarding,
@@ -189,7 +208,7 @@ func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Con
 		if linked == nil {
 			var me *MappingError
 			if m, profile, me = p.mapProfile(conn, a); me != nil {
-				return Outcome{}, p.refuseUnmapped(ctx, org, conn, cfg, a, me)
+				return Outcome{}, p.refuseUnmapped(ctx, org, conn, cfg, a, me, h)
 			}
 			mapped = true
 			in.Email = profile.Email
@@ -250,7 +269,7 @@ func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Con
 		}
 		si.NameID, si.Session, si.Events = "", nil, []store.AuditEvent{ev}
 	}
-	res, err := p.signIn(ctx, si)
+	res, err := p.signIn(ctx, si, h)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -262,10 +281,17 @@ func (p *Provisioner) attempt(ctx context.Context, org store.Org, conn store.Con
 	return Outcome{Decision: d, User: res.User}, nil
 }
 
-// signIn carries a decision out; a replay, or an assertion issued before the
-// store recovered from a machine restart, is a *VerifyError.
-func (p *Provisioner) signIn(ctx context.Context, si store.SignIn) (store.SignInResult, error) {
+// signIn carries a decision out, held for h's verdict if h is set; a
+// replay, or an assertion issued before the store recovered from a machine
+// restart, is a *VerifyError.
+func (p *Provisioner) signIn(ctx context.Context, si store.SignIn, h *hold) (store.SignInResult, error) {
+	if h != nil {
+		si.Verdict = h.verdict
+	}
 	res, err := p.st.SignIn(ctx, si)
+	if h != nil {
+		h.decided = !errors.Is(err, store.ErrNotHeld)
+	}
 	switch {
 	case errors.Is(err, store.ErrAssertionUsed):
 		return store.SignInResult{}, reject(ReasonReplayed, err)
@@ -281,10 +307,10 @@ func (p *Provisioner) signIn(ctx context.Context, si store.SignIn) (store.SignIn
 // refuseUnmapped records the refusal of a person without an account whose
 // assertion lacks what the mapping requires, burning the assertion ID, and
 // returns me (or the replay error).
-func (p *Provisioner) refuseUnmapped(ctx context.Context, org store.Org, conn store.Connection, cfg *store.ConfigRead, a Assertion, me *MappingError) error {
+func (p *Provisioner) refuseUnmapped(ctx context.Context, org store.Org, conn store.Connection, cfg *store.ConfigRead, a Assertion, me *MappingError, h *hold) error {
 	ev := store.AuditEvent{Actor: "idp:" + conn.Slug, Action: AuditRefused, ConnectionID: conn.ID, Rule: RuleAttributeMissing,
 		Detail: map[string]string{"assertion_id": a.ID, "fields": strings.Join(me.Fields, ",")}}
-	if _, err := p.signIn(ctx, store.SignIn{OrgID: org.ID, Assertion: a.used(conn.ID), Events: []store.AuditEvent{ev}, Config: cfg}); err != nil {
+	if _, err := p.signIn(ctx, store.SignIn{OrgID: org.ID, Assertion: a.used(conn.ID), Events: []store.AuditEvent{ev}, Config: cfg}, h); err != nil {
 		return err
 	}
 	return me
@@ -403,29 +429,35 @@ type matchKey struct {
 // attributes match.
 func (p *Provisioner) prefetch(ctx context.Context, conn store.Connection, c shapeClaims) *prefetched {
 	pf := &prefetched{conn: conn.ID, nameID: c.NameID, linkedDone: make(chan struct{}), matchDone: make(chan struct{})}
-	go func() {
-		defer close(pf.matchDone)
-		pf.linked, pf.err = p.linkedAccount(ctx, conn.ID, c.NameID)
-		close(pf.linkedDone)
-		if pf.err != nil || pf.linked != nil {
-			return
-		}
-		attrs := claimedAttributes(c.AttributeStatement)
-		if attrs == nil {
-			return
-		}
-		_, prof, me := p.mapProfile(conn, Assertion{NameID: c.NameID, Attributes: attrs})
-		if me != nil {
-			return
-		}
-		matched, err := p.matches(ctx, conn.OrgID, prof)
-		if err != nil {
-			return
-		}
-		pf.matchFor, pf.matched, pf.hasMatch = matchKey{conn.OrgID, prof.UserName, prof.Email}, matched, true
-	}()
+	go p.fetch(ctx, pf, conn, c)
 	return pf
 }
+
+// fetch makes pf's reads, on the caller's goroutine.
+func (p *Provisioner) fetch(ctx context.Context, pf *prefetched, conn store.Connection, c shapeClaims) {
+	defer close(pf.matchDone)
+	pf.linked, pf.err = p.linkedAccount(ctx, conn.ID, c.NameID)
+	close(pf.linkedDone)
+	if pf.err != nil || pf.linked != nil {
+		return
+	}
+	attrs := claimedAttributes(c.AttributeStatement)
+	if attrs == nil {
+		return
+	}
+	_, prof, me := p.mapProfile(conn, Assertion{NameID: c.NameID, Attributes: attrs})
+	if me != nil {
+		return
+	}
+	matched, err := p.matches(ctx, conn.OrgID, prof)
+	if err != nil {
+		return
+	}
+	pf.matchFor, pf.matched, pf.hasMatch = matchKey{conn.OrgID, prof.UserName, prof.Email}, matched, true
+}
+
+// holds tells whether the store can hold a speculation's sign-in.
+func (p *Provisioner) holds() bool { return p.st.HoldsSignIns() }
 
 // linkedAccount is the account linked to (conn, nameID): pf's read if pf
 // read that identity, else a read of its own.

@@ -196,7 +196,7 @@ func TestProvision_UsesTheReadPrefetchedForTheVerifiedIdentityOnly(t *testing.T)
 	// The prefetch read Alice's identity: Alice's sign-in takes it and reads
 	// no more.
 	counted.n.Store(0)
-	out, err := p.provision(ctx, org, conn, false, oktaAssertion("a2"), nil, p.prefetch(ctx, conn, shapeClaims{NameID: "alice@acme-corp.com"}))
+	out, err := p.provision(ctx, org, conn, false, oktaAssertion("a2"), nil, p.prefetch(ctx, conn, shapeClaims{NameID: "alice@acme-corp.com"}), nil)
 	if err != nil || out.User.ID != alice.User.ID || out.Decision.Action != ActionSignIn {
 		t.Fatalf("Alice with her prefetch: %+v as %s, %v", out.Decision, out.User.ID, err)
 	}
@@ -210,7 +210,7 @@ func TestProvision_UsesTheReadPrefetchedForTheVerifiedIdentityOnly(t *testing.T)
 	other.ID = "another-connection"
 	for _, pf := range []*prefetched{p.prefetch(ctx, conn, shapeClaims{NameID: "alice@acme-corp.com"}), p.prefetch(ctx, other, shapeClaims{NameID: "bob@acme-corp.com"})} {
 		bob.ID = "b-" + string(pf.conn)
-		out, err = p.provision(ctx, org, conn, false, bob, nil, pf)
+		out, err = p.provision(ctx, org, conn, false, bob, nil, pf, nil)
 		if err != nil || out.User.ID == alice.User.ID || out.User.UserName != "bob@acme-corp.com" {
 			t.Fatalf("Bob with a prefetch of %s/%s: signed in as %s (%s), %v", pf.conn, pf.nameID, out.User.ID, out.User.UserName, err)
 		}
@@ -259,7 +259,7 @@ func TestProvision_UsesTheMatchesPrefetchedForTheVerifiedProfileOnly(t *testing.
 	// The claim is what the verified assertion says: one read, the prefetch's.
 	a := signIn("c1", "carol@acme-corp.com", "carol@acme-corp.com")
 	pf := p.prefetch(ctx, conn, shapeClaims{NameID: a.NameID, AttributeStatement: attributeStatement("carol@acme-corp.com")})
-	out, err := p.provision(ctx, org, conn, false, a, nil, pf)
+	out, err := p.provision(ctx, org, conn, false, a, nil, pf, nil)
 	if err != nil || out.Decision.Action != ActionLink || out.User.ID != carol.ID {
 		t.Fatalf("Carol: %+v as %s, %v; want a link to %s", out.Decision, out.User.ID, err, carol.ID)
 	}
@@ -272,7 +272,7 @@ func TestProvision_UsesTheMatchesPrefetchedForTheVerifiedProfileOnly(t *testing.
 	counted.n.Store(0)
 	a = signIn("d1", "dave@acme-corp.com", "dave@acme-corp.com")
 	pf = p.prefetch(ctx, conn, shapeClaims{NameID: a.NameID, AttributeStatement: attributeStatement("carol@acme-corp.com")})
-	out, err = p.provision(ctx, org, conn, false, a, nil, pf)
+	out, err = p.provision(ctx, org, conn, false, a, nil, pf, nil)
 	if err != nil || out.Decision.Action != ActionCreate || out.User.ID == carol.ID || out.User.UserName != "dave@acme-corp.com" {
 		t.Fatalf("Dave with a prefetch claiming Carol's email: %+v as %s (%s), %v", out.Decision, out.User.ID, out.User.UserName, err)
 	}

@@ -82,6 +82,9 @@ type shapeClaims struct {
 	// namespace prefixes are declared outside it); nil if there is none
 	// (an encrypted assertion, or one without attributes).
 	AttributeStatement []byte
+	// Document is the whole response, as decoded (set by Verify); read
+	// only.
+	Document []byte
 }
 
 // precheckShapeClaims is precheckShape, returning the claimed

@@ -266,6 +266,7 @@ func (v *Verifier) verify(conn ConnectionConfig, samlResponse string, pending []
 		return Assertion{}, err
 	}
 	if claimed != nil && claims.NameID != "" {
+		claims.Document = raw
 		claimed(claims)
 	}
 	// gosaml2 decodes the same base64 again; it is re-encoded only when it

@@ -28,6 +28,7 @@ type Metrics struct {
 	scimRequests  *prometheus.CounterVec
 	jitDecisions  *prometheus.CounterVec
 	samlRejected  *prometheus.CounterVec
+	speculations  *prometheus.CounterVec
 	storeDuration *prometheus.HistogramVec
 	purged        *prometheus.CounterVec
 }
@@ -73,6 +74,10 @@ func New(reg *prometheus.Registry, logger *slog.Logger) (*Metrics, error) {
 			Namespace: "onramp", Name: "saml_rejections_total",
 			Help: "SAML responses the ACS refused to trust, by reason code.",
 		}, []string{"reason"}),
+		speculations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "onramp", Name: "saml_speculations_total",
+			Help: "Sign-ins the ACS carried out beside the signature check, held for its verdict, by outcome (committed; else carried out after the check: not_held, mismatch, unclaimed, raced; abandoned: the response was refused).",
+		}, []string{"outcome"}),
 		storeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "onramp", Name: "store_operation_duration_seconds",
 			Help:    "Time of a store write from submission to commit (queueing included), by operation and result.",
@@ -86,7 +91,7 @@ func New(reg *prometheus.Registry, logger *slog.Logger) (*Metrics, error) {
 	cs := []prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.httpDuration, m.scimRequests, m.jitDecisions, m.samlRejected, m.storeDuration, m.purged,
+		m.httpDuration, m.scimRequests, m.jitDecisions, m.samlRejected, m.speculations, m.storeDuration, m.purged,
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
@@ -130,6 +135,12 @@ func (m *Metrics) JITDecision(outcome, rule string) {
 // reason code (jit.VerifyError.Reason).
 func (m *Metrics) SAMLRejected(reason string) {
 	m.samlRejected.WithLabelValues(reason).Inc()
+}
+
+// Speculation counts a speculative sign-in by its outcome (see jit's
+// Speculation).
+func (m *Metrics) Speculation(outcome string) {
+	m.speculations.WithLabelValues(outcome).Inc()
 }
 
 // ObserveStore records a store operation: its name as the store gives it
@@ -184,6 +195,8 @@ func resultLabel(err error) string {
 		return "conflict"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return "canceled"
+	case errors.Is(err, store.ErrNotHeld):
+		return "not_held"
 	}
 	return "error"
 }

@@ -110,7 +110,29 @@ type SignIn struct {
 	// stamps, else SignIn writes nothing (the assertion ID is not recorded)
 	// and returns ErrConfigChanged.
 	Config *ConfigRead
+	// Verdict, if set, holds the sign-in open for its caller's verdict: the
+	// store runs every statement of the transaction, then waits for a value
+	// from Verdict, and commits only on true. The ACS uses it to carry a
+	// sign-in out from what a response claims while it still checks the
+	// response's signature, and sends true only once the verified assertion
+	// turns out to be the one claimed (see jit's speculation). Verdict must
+	// be buffered, so that sending never waits for the store.
+	//
+	// Holding the write transaction open delays every other write on a store
+	// with a single writer, so the store holds it only while it has nothing
+	// else to write, and only briefly: if the verdict is false, or does not
+	// come soon, or another write is waiting (or was already waiting when
+	// the sign-in would have started), SignIn writes nothing and returns
+	// ErrNotHeld. So does a store that never holds (HoldsSignIns false),
+	// at once. Any other error is SignIn's own, decided on the statements
+	// it ran, before or while it held.
+	Verdict <-chan bool
 }
+
+// ErrNotHeld: a SignIn with a Verdict was not held open until a true
+// verdict (see SignIn.Verdict); nothing was written. The caller carries the
+// sign-in out again, without a Verdict, once it has decided.
+var ErrNotHeld = errors.New("store: sign-in not held for its verdict")
 
 // SignInResult is what a SignIn did.
 type SignInResult struct {
@@ -163,4 +185,8 @@ type SignIns interface {
 	// outside the process (anything but the browser's session cookie) waits
 	// on first.
 	SignIn(ctx context.Context, in SignIn) (SignInResult, error)
+	// HoldsSignIns tells whether SignIn may hold a sign-in open for its
+	// verdict (SignIn.Verdict) at all; if false, a SignIn with a Verdict
+	// returns ErrNotHeld without running anything.
+	HoldsSignIns() bool
 }

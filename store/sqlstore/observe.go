@@ -47,6 +47,13 @@ func (o observedWriter) doDeferred(ctx context.Context, name string, fn func(ctx
 	return err
 }
 
+func (o observedWriter) doHeld(ctx context.Context, name string, verdict <-chan bool, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	start := time.Now()
+	err := o.w.doHeld(ctx, name, verdict, fn)
+	o.fn(name, time.Since(start), err)
+	return err
+}
+
 func (o observedWriter) durable(ctx context.Context) error { return o.w.durable(ctx) }
 
 func (o observedWriter) close() error { return o.w.close() }

@@ -272,6 +272,9 @@ func openSQLite(ctx context.Context, path string, readers int) (wdb, rdb *sql.DB
 	if err := registerStablePlans(); err != nil {
 		return nil, nil, err
 	}
+	if err := registerCacheFlush(); err != nil {
+		return nil, nil, err
+	}
 	wdb = sql.OpenDB(sqliteConnector{dsn: path + sqliteWriter, pragmas: sqliteWriterPragmas})
 	// One writer connection, never closed while the store is open: SQLite allows
 	// one writer at a time, and owning it means no write of ours waits on a lock

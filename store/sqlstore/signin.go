@@ -136,7 +136,8 @@ func matchUsersQuery(org store.OrgID, userName, email string, limit int) (string
 // session and the events. An assertion issued before the replay fence
 // (fence.go) is refused first, with nothing written. On SQLite the commit is
 // deferred: fsynced just after SignIn returns (doc.go, "Deferred
-// durability").
+// durability"). With in.Verdict, the transaction is held for the verdict
+// before its commit (store.SignIn.Verdict; writer.doHeld).
 func (s *Store) SignIn(ctx context.Context, in store.SignIn) (store.SignInResult, error) {
 	if err := checkSignIn(in); err != nil {
 		return store.SignInResult{}, err
@@ -153,7 +154,15 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (store.SignInResult
 		}
 	}
 	var res store.SignInResult
-	err := s.writeDeferred(ctx, "sqlstore: sign in", func(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	write := s.writeDeferred
+	if in.Verdict != nil {
+		write = func(ctx context.Context, _ string, fn func(ctx context.Context, tx *sql.Tx, now time.Time) error) error {
+			return s.w.doHeld(ctx, "sqlstore: held sign in", in.Verdict, func(ctx context.Context, tx *sql.Tx) error {
+				return fn(ctx, tx, stamp(s.now()))
+			})
+		}
+	}
+	err := write(ctx, "sqlstore: sign in", func(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		res = store.SignInResult{} // fn may run more than once
 		if in.Config != nil {
 			if err := s.checkConfig(ctx, tx, in); err != nil {
@@ -214,6 +223,12 @@ func (s *Store) SignIn(ctx context.Context, in store.SignIn) (store.SignInResult
 	}
 	return res, nil
 }
+
+// HoldsSignIns is true on SQLite, whose one writer makes a sign-in's
+// statements a cost every sign-in waits for in turn: a sign-in held for its
+// verdict (store.SignIn.Verdict) has them run beside the signature check.
+// On PostgreSQL, whose writes run in parallel, it is false.
+func (s *Store) HoldsSignIns() bool { return !s.d.concurrentWrites }
 
 // configStampsQuery reads the UpdatedAt stamps of an organization and one
 // of its connections, by primary key.

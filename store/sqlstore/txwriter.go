@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/onramp-dev/onramp/store"
 )
 
 // Retry bounds of txWriter: at most maxAttempts runs of one write, sleeping a
@@ -98,6 +100,13 @@ func (w *txWriter) do(ctx context.Context, name string, fn func(ctx context.Cont
 // sign-in is durable when it returns, like any write.
 func (w *txWriter) doDeferred(ctx context.Context, name string, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	return w.do(ctx, name, fn)
+}
+
+// doHeld never holds: a transaction held open on PostgreSQL would keep its
+// row locks while the caller decides, for a saving (one sign-in's
+// statements) that a pool of connections writing in parallel does not need.
+func (w *txWriter) doHeld(_ context.Context, name string, _ <-chan bool, _ func(ctx context.Context, tx *sql.Tx) error) error {
+	return fmt.Errorf("%s: %w", name, store.ErrNotHeld)
 }
 
 // durable has nothing to wait for: every write was durable when it returned.

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/onramp-dev/onramp/store"
 )
 
 // errClosed is returned for writes submitted after Close.
@@ -29,6 +31,13 @@ type writer interface {
 	// process, before it would survive an OS crash; durable tells when it
 	// does.
 	doDeferred(ctx context.Context, name string, fn func(ctx context.Context, tx *sql.Tx) error) error
+	// doHeld is doDeferred for a sign-in held for its verdict
+	// (store.SignIn.Verdict): once fn has succeeded, the transaction stays
+	// open until a value comes from verdict, and commits only on true. It
+	// returns an error wrapping store.ErrNotHeld, with nothing written, if
+	// the verdict is false or late, or if the writer has other writes to
+	// make; fn runs at most once.
+	doHeld(ctx context.Context, name string, verdict <-chan bool, fn func(ctx context.Context, tx *sql.Tx) error) error
 	// durable returns once every write committed, or being committed, when
 	// it is called is durable.
 	durable(ctx context.Context) error
@@ -48,6 +57,9 @@ type job struct {
 	// (doDeferred). A batch commits with synchronous=NORMAL only if all its
 	// jobs are.
 	deferred bool
+	// verdict, if set, holds the job's transaction open after fn for a
+	// value from it (doHeld); such a job only runs alone in its batch.
+	verdict <-chan bool
 }
 
 type result struct {
@@ -76,8 +88,18 @@ type groupWriter struct {
 	mu     sync.RWMutex // guards closed against sends on a closed jobs channel
 	closed bool
 	jobs   chan *job
-	exited chan struct{}
+	// arrived is signalled (without waiting) after every job queued, so that
+	// a held job gives the writer back as soon as another write waits.
+	arrived chan struct{}
+	exited  chan struct{}
 }
+
+// maxHold bounds how long a held sign-in keeps the writer waiting for its
+// verdict. The verdict comes when the response's signature check ends,
+// about a millisecond after the hold starts for a typical response and a
+// few for one with hundreds of attributes; a verdict later than this finds
+// the sign-in rolled back (store.ErrNotHeld), and the ACS writes it again.
+const maxHold = 50 * time.Millisecond
 
 func startGroupWriter(db *sql.DB, d *dialect, log *slog.Logger, maxBatch int, ckpt *checkpointer, syncer *walSyncer) *groupWriter {
 	w := &groupWriter{
@@ -88,6 +110,7 @@ func startGroupWriter(db *sql.DB, d *dialect, log *slog.Logger, maxBatch int, ck
 		ckpt:     ckpt,
 		syncer:   syncer,
 		jobs:     make(chan *job, 4*maxBatch),
+		arrived:  make(chan struct{}, 1),
 		exited:   make(chan struct{}),
 	}
 	go w.loop()
@@ -111,13 +134,21 @@ func (w *groupWriter) doDeferred(ctx context.Context, name string, fn func(ctx c
 	return w.submit(ctx, name, true, fn)
 }
 
+// doHeld is doDeferred, with the job held for its verdict (see writer).
+func (w *groupWriter) doHeld(ctx context.Context, name string, verdict <-chan bool, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return w.submit(ctx, name, true, fn, verdict)
+}
+
 func (w *groupWriter) durable(ctx context.Context) error { return w.syncer.wait(ctx) }
 
-func (w *groupWriter) submit(ctx context.Context, name string, deferred bool, fn func(ctx context.Context, tx *sql.Tx) error) error {
+func (w *groupWriter) submit(ctx context.Context, name string, deferred bool, fn func(ctx context.Context, tx *sql.Tx) error, verdict ...<-chan bool) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	j := &job{ctx: ctx, name: name, fn: fn, done: make(chan result, 1), deferred: deferred}
+	if len(verdict) > 0 {
+		j.verdict = verdict[0]
+	}
 	if err := w.enqueue(ctx, j); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -136,10 +167,14 @@ func (w *groupWriter) enqueue(ctx context.Context, j *job) error {
 	}
 	select {
 	case w.jobs <- j:
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	select {
+	case w.arrived <- struct{}{}:
+	default: // already signalled
+	}
+	return nil
 }
 
 // close stops accepting jobs, lets the writer run the queued ones, and closes the
@@ -199,6 +234,11 @@ func (w *groupWriter) run(batch []*job) {
 			results[i].err = fmt.Errorf("%s: %w", j.name, err)
 			continue
 		}
+		if j.verdict != nil && len(batch) > 1 {
+			// Holding it would delay the rest of the batch.
+			results[i].err = fmt.Errorf("%s: other writes waiting: %w", j.name, store.ErrNotHeld)
+			continue
+		}
 		live[i] = true
 		pending++
 		deferred = deferred && j.deferred
@@ -231,7 +271,13 @@ func (w *groupWriter) run(batch []*job) {
 			if !live[i] {
 				continue
 			}
-			if res := w.call(context.WithoutCancel(j.ctx), tx, j); res.err != nil || res.panic != nil {
+			res := w.call(context.WithoutCancel(j.ctx), tx, j)
+			if res.err == nil && res.panic == nil && j.verdict != nil {
+				if err := w.hold(tx, j.verdict); err != nil {
+					res.err = fmt.Errorf("%s: %w", j.name, err)
+				}
+			}
+			if res.err != nil || res.panic != nil {
 				if err := tx.Rollback(); err != nil {
 					w.log.Error("sqlstore: rollback of a failed write", "job", j.name, "err", err)
 				}
@@ -264,6 +310,42 @@ func (w *groupWriter) run(batch []*job) {
 		}
 	}
 	w.commit(tx, batch, results, live, before)
+}
+
+// hold waits, inside a held job's transaction, for its verdict: nil on
+// true; an error wrapping store.ErrNotHeld on false, after maxHold, or as
+// soon as another job is queued (or if one already is). While it waits, the
+// transaction's pages are written to the WAL ahead of its commit
+// (cacheflush.go), unless the verdict is already there.
+func (w *groupWriter) hold(tx *sql.Tx, verdict <-chan bool) error {
+	// A signal left from a job queued before this one is stale: the queue
+	// itself tells whether one is waiting now. A job queued after the
+	// check signals anew.
+	select {
+	case <-w.arrived:
+	default:
+	}
+	if len(w.jobs) > 0 {
+		return fmt.Errorf("other writes waiting: %w", store.ErrNotHeld)
+	}
+	if len(verdict) == 0 {
+		if _, err := tx.ExecContext(context.Background(), "SELECT onramp_cacheflush()"); err != nil {
+			return fmt.Errorf("write pages ahead of the commit: %w (%w)", err, store.ErrNotHeld)
+		}
+	}
+	t := time.NewTimer(maxHold)
+	defer t.Stop()
+	select {
+	case ok := <-verdict:
+		if !ok {
+			return fmt.Errorf("verdict false: %w", store.ErrNotHeld)
+		}
+		return nil
+	case <-w.arrived:
+		return fmt.Errorf("another write queued: %w", store.ErrNotHeld)
+	case <-t.C:
+		return fmt.Errorf("no verdict within %s: %w", maxHold, store.ErrNotHeld)
+	}
 }
 
 // commit commits the batch's transaction and answers its callers. before,
