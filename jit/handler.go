@@ -176,7 +176,8 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 // person's 1.57 -> 1.54). With every core verifying, they only compete with
 // the verifications and cost a goroutine each (with 16 browsers: 1.32 ->
 // 1.38, 1.40 -> 1.43), so the ACS prefetches while at most half the cores
-// verify.
+// verify. The same holds for a speculation (see Speculation), which does the
+// reads and the sign-in's write beside the check.
 func prefetchWorthIt(busy int64) bool {
 	return busy <= max(1, int64(runtime.GOMAXPROCS(0))/2)
 }

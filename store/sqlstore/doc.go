@@ -143,6 +143,25 @@
 // and re-raised in its caller. Close stops accepting jobs, runs the queued ones
 // and closes the database.
 //
+// # Held sign-ins (SQLite)
+//
+// A sign-in may come with a verdict channel (store.SignIn.Verdict): the ACS
+// runs it from what a SAML response claims while the response's signature is
+// still being checked, and says afterwards whether to commit it (jit's
+// "Speculation"). The writer runs such a job only alone in its batch (in a
+// batch with others it answers store.ErrNotHeld without running it, rather
+// than delay them), runs its statements, and then holds the transaction open,
+// uncommitted, for the verdict: it commits on true and rolls back on false.
+// It holds only while nothing else is queued: the first job queued behind it
+// ends the hold with a rollback and store.ErrNotHeld (enqueue signals the
+// writer's arrived channel), so a held sign-in delays another write by a
+// rollback at most; and never past maxHold (50 ms), which no signature check
+// of a response within the size limit comes near. During the hold the
+// transaction's pages are written to the WAL (cacheflush.go), so that the
+// commit after a true verdict writes one frame instead of a sign-in's 10 to
+// 25. PostgreSQL never holds (HoldsSignIns false): its writes run in
+// parallel, and a held transaction would keep its row locks.
+//
 // # Checkpoints (SQLite)
 //
 // A COMMIT appends the changed pages to the WAL; a checkpoint later copies them
