@@ -318,9 +318,9 @@ func (w *groupWriter) run(batch []*job) {
 // transaction's pages are written to the WAL ahead of its commit
 // (cacheflush.go), unless the verdict is already there.
 func (w *groupWriter) hold(tx *sql.Tx, verdict <-chan bool) error {
-	// A signal left from a job queued before this one is stale: the queue
-	// itself tells whether one is waiting now. A job queued after the
-	// check signals anew.
+	// The signal only wakes the hold: enqueue queues a job and signals in
+	// two steps, so a signal may be late (its job already taken, even this
+	// very job) or stale; the queue itself tells whether a job waits.
 	select {
 	case <-w.arrived:
 	default:
@@ -335,16 +335,20 @@ func (w *groupWriter) hold(tx *sql.Tx, verdict <-chan bool) error {
 	}
 	t := time.NewTimer(maxHold)
 	defer t.Stop()
-	select {
-	case ok := <-verdict:
-		if !ok {
-			return fmt.Errorf("verdict false: %w", store.ErrNotHeld)
+	for {
+		select {
+		case ok := <-verdict:
+			if !ok {
+				return fmt.Errorf("verdict false: %w", store.ErrNotHeld)
+			}
+			return nil
+		case <-w.arrived:
+			if len(w.jobs) > 0 {
+				return fmt.Errorf("another write queued: %w", store.ErrNotHeld)
+			}
+		case <-t.C:
+			return fmt.Errorf("no verdict within %s: %w", maxHold, store.ErrNotHeld)
 		}
-		return nil
-	case <-w.arrived:
-		return fmt.Errorf("another write queued: %w", store.ErrNotHeld)
-	case <-t.C:
-		return fmt.Errorf("no verdict within %s: %w", maxHold, store.ErrNotHeld)
 	}
 }
 
