@@ -383,7 +383,7 @@ func (h *Handler) acs(c echo.Context) error {
 	}
 	r := c.Request()
 	r.Body = http.MaxBytesReader(c.Response(), r.Body, h.maxBody)
-	if err := r.ParseForm(); err != nil {
+	if err := parseForm(r); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return h.rejected(c, t, reject(ReasonTooLarge, err))
