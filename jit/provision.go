@@ -148,7 +148,7 @@ func (p *Provisioner) provision(ctx context.Context, org store.Org, conn store.C
 		if out, err, ok := spec.result(ctx, a); ok {
 			return out, err
 		}
-		pf = spec.pf
+		pf = spec.reads()
 	}
 	cfg := configRead(org, conn, stamped)
 	var lastErr error

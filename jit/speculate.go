@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"maps"
 	"slices"
+	"sync/atomic"
 
 	"github.com/russellhaering/gosaml2/types"
 
@@ -64,9 +65,14 @@ type speculation struct {
 	verdict chan bool // buffered: the store reads it, the ACS never waits to send
 	cancel  context.CancelFunc
 
-	claimDone chan struct{} // closed once claimed and hasClaim are set
-	claimed   Assertion
-	hasClaim  bool
+	// phase is where the speculation's goroutine stands. It moves forward
+	// with compare-and-swap, so that the ACS can stop it (phaseStopped)
+	// anywhere before it writes, without waiting for it.
+	phase atomic.Int32
+	// claimed and hasClaim are set before phase becomes phaseWriting or
+	// phaseEnded.
+	claimed  Assertion
+	hasClaim bool
 
 	done chan struct{} // closed once out, err and decided are set
 	out  Outcome
@@ -76,11 +82,23 @@ type speculation struct {
 	// sign-in's, if the verdict was true.
 	decided bool
 
-	// settled: the verdict was given; outcome says what came of it. Only
-	// the ACS's goroutine uses them.
+	// settled: the verdict was given, or the speculation stopped; outcome
+	// says what came of it; read says whether pf holds the reads. Only the
+	// ACS's goroutine uses them.
 	settled bool
 	outcome string
+	read    bool
 }
+
+// Phases of a speculation.
+const (
+	phaseQueued   int32 = iota // its goroutine has not started yet
+	phaseReading               // reading the accounts (pf)
+	phaseClaiming              // reading the document (claim)
+	phaseWriting               // deciding, and writing held for the verdict
+	phaseEnded                 // ended before writing: no claim
+	phaseStopped               // stopped by the ACS before writing
+)
 
 // Outcomes of a speculation, as counted by Metrics.Speculation.
 const (
@@ -100,6 +118,11 @@ const (
 	// SpeculationRaced: another write changed what the decision was made
 	// on; the sign-in reads again and decides again.
 	SpeculationRaced = "raced"
+	// SpeculationLate: the signature check ended before the speculation
+	// got to its write (its goroutine waited for a core, as it may when
+	// the machine's other cores sleep or are busy): it is stopped, and
+	// the sign-in carried out as without it, with the reads it made.
+	SpeculationLate = "late"
 	// SpeculationAbandoned: the response was refused, or the sign-in
 	// failed before its decision; nothing of the speculation was written.
 	SpeculationAbandoned = "abandoned"
@@ -111,18 +134,26 @@ const (
 func (p *Provisioner) speculate(ctx context.Context, org store.Org, conn store.Connection, stamped bool, sess *store.Session, claims shapeClaims, claim func() (Assertion, bool)) *speculation {
 	ctx, cancel := context.WithCancel(ctx)
 	s := &speculation{
-		pf:        &prefetched{conn: conn.ID, nameID: claims.NameID, linkedDone: make(chan struct{}), matchDone: make(chan struct{})},
-		verdict:   make(chan bool, 1),
-		cancel:    cancel,
-		claimDone: make(chan struct{}),
-		done:      make(chan struct{}),
+		pf:      &prefetched{conn: conn.ID, nameID: claims.NameID, linkedDone: make(chan struct{}), matchDone: make(chan struct{})},
+		verdict: make(chan bool, 1),
+		cancel:  cancel,
+		done:    make(chan struct{}),
 	}
 	go func() {
 		defer close(s.done)
+		if !s.phase.CompareAndSwap(phaseQueued, phaseReading) {
+			return
+		}
 		p.fetch(ctx, s.pf, conn, claims)
+		if !s.phase.CompareAndSwap(phaseReading, phaseClaiming) {
+			return
+		}
 		s.claimed, s.hasClaim = claim()
-		close(s.claimDone)
 		if !s.hasClaim {
+			s.phase.CompareAndSwap(phaseClaiming, phaseEnded)
+			return
+		}
+		if !s.phase.CompareAndSwap(phaseClaiming, phaseWriting) {
 			return
 		}
 		h := &hold{verdict: s.verdict}
@@ -132,27 +163,63 @@ func (p *Provisioner) speculate(ctx context.Context, org store.Org, conn store.C
 	return s
 }
 
+// stop stops the speculation if it has not begun to write, and reports
+// whether it did. Nothing of a stopped speculation is written; its
+// goroutine may still be reading, with its context cancelled.
+func (s *speculation) stop() bool {
+	for {
+		st := s.phase.Load()
+		if st >= phaseWriting {
+			return false
+		}
+		if s.phase.CompareAndSwap(st, phaseStopped) {
+			s.cancel()
+			return true
+		}
+	}
+}
+
 // result gives the verdict on verified, the Assertion Verify returned, and
 // returns the speculation's outcome if it is the sign-in's: ok is false if
 // the sign-in must be carried out again (see Speculation above), then with
-// the reads the speculation made, which pf returns. It waits for the
-// speculation to end, so that nothing of it runs once it returns.
+// the reads the speculation made, if it made them (reads). Once it
+// returns, nothing of the speculation can be written any more, and its
+// goroutine does not touch the session.
+//
+// A speculation that has not started to write when the check ends would
+// only make the sign-in wait for it: it is stopped (SpeculationLate). Its
+// reads, if under way, are waited for, as the sign-in needs them anyway.
 func (s *speculation) result(ctx context.Context, verified Assertion) (out Outcome, err error, ok bool) {
-	select {
-	case <-s.claimDone:
-	case <-ctx.Done():
-		s.abandon()
+	s.settled = true
+	if s.phase.CompareAndSwap(phaseQueued, phaseStopped) {
+		s.cancel()
+		s.outcome = SpeculationLate
 		return Outcome{}, nil, false
 	}
-	same := s.hasClaim && s.claimed.equal(verified)
-	s.settled = true
+	select {
+	case <-s.pf.matchDone:
+	case <-ctx.Done():
+		s.stop()
+		s.verdict <- false
+		<-s.done
+		s.outcome = SpeculationAbandoned
+		return Outcome{}, nil, false
+	}
+	s.read = true
+	if s.stop() {
+		s.outcome = SpeculationLate
+		return Outcome{}, nil, false
+	}
+	if s.phase.Load() == phaseEnded {
+		s.outcome = SpeculationUnclaimed
+		return Outcome{}, nil, false
+	}
+	// phaseWriting: the claim is there.
+	same := s.claimed.equal(verified)
 	s.verdict <- same
 	<-s.done
-
 	s.cancel()
 	switch {
-	case !s.hasClaim:
-		s.outcome = SpeculationUnclaimed
 	case !same:
 		s.outcome = SpeculationMismatch
 	case !s.decided:
@@ -166,16 +233,29 @@ func (s *speculation) result(ctx context.Context, verified Assertion) (out Outco
 	return Outcome{}, nil, false
 }
 
+// reads is what the speculation read, for a sign-in carried out again; nil
+// if it read nothing.
+func (s *speculation) reads() *prefetched {
+	if !s.read {
+		return nil
+	}
+	return s.pf
+}
+
 // abandon ends a speculation whose sign-in will not be carried out (its
-// response failed verification, or the ACS failed before it decided): the
-// verdict is false, whatever the speculation still had to do is cancelled,
-// and abandon returns once it has ended. It does nothing if the verdict was
-// already given, or if s is nil, so that the ACS can defer it.
+// response failed verification, or the ACS failed before it decided):
+// nothing of it is written, and whatever it still had to do is cancelled.
+// It waits for the speculation only if it had begun to write (the verdict
+// ends it at once). It does nothing if the verdict was already given, or
+// if s is nil, so that the ACS can defer it.
 func (s *speculation) abandon() {
 	if s == nil || s.settled {
 		return
 	}
 	s.settled, s.outcome = true, SpeculationAbandoned
+	if s.stop() {
+		return
+	}
 	s.verdict <- false
 	s.cancel()
 	<-s.done

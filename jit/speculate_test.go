@@ -183,10 +183,52 @@ func TestHandler_ForgedResponsesLeaveNothingOfTheirSpeculation(t *testing.T) {
 			m.mu.Lock()
 			specs := slices.Clone(m.specs)
 			m.mu.Unlock()
-			if want := []string{SpeculationAbandoned, SpeculationCommitted}; !slices.Equal(specs, want) {
-				t.Errorf("speculations %q, want %q", specs, want)
+			if len(specs) != 2 || specs[0] != SpeculationAbandoned || !speculatedOK(specs[1]) {
+				t.Errorf("speculations %q, want %q then %q (or %q)", specs, SpeculationAbandoned, SpeculationCommitted, SpeculationLate)
 			}
 		})
+	}
+}
+
+// writing waits until spec has begun to write, as it has when a signature
+// check ends later than the speculation's reads and claim.
+func writing(t *testing.T, spec *speculation) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for spec.phase.Load() < phaseWriting {
+		if time.Now().After(deadline) {
+			t.Fatalf("the speculation is still in phase %d", spec.phase.Load())
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+// TestProvision_SpeculationLateIsStopped: a speculation that has not begun
+// to write when the check ends is stopped, and writes nothing; the sign-in
+// is carried out without it.
+func TestProvision_SpeculationLateIsStopped(t *testing.T) {
+	p, st, org, conn := provisionSetup(t)
+	ctx := context.Background()
+	a := Assertion{ID: "a1", NameID: "alice@acme-corp.com", Attributes: map[string][]string{"email": {"alice@acme-corp.com"}}}
+	release := make(chan struct{})
+	spec := p.speculate(ctx, org, conn, false, nil, shapeClaims{NameID: a.NameID}, func() (Assertion, bool) {
+		<-release // the claim takes longer than the check
+		return a, true
+	})
+	for spec.phase.Load() < phaseClaiming {
+		time.Sleep(100 * time.Microsecond)
+	}
+	out, err := p.provision(ctx, org, conn, false, a, nil, nil, spec)
+	close(release)
+	<-spec.done
+	if err != nil || out.Decision.Action != ActionCreate {
+		t.Fatalf("sign-in: %+v, %v", out.Decision, err)
+	}
+	if spec.outcome != SpeculationLate || spec.phase.Load() != phaseStopped {
+		t.Errorf("outcome %q in phase %d, want %q, stopped", spec.outcome, spec.phase.Load(), SpeculationLate)
+	}
+	if users := liveUsers(t, st, org.ID); len(users) != 1 {
+		t.Fatalf("%d accounts, want 1", len(users))
 	}
 }
 
@@ -201,6 +243,7 @@ func TestProvision_SpeculationOnAnotherClaimIsRolledBack(t *testing.T) {
 	claimed := Assertion{ID: "a1", NameID: "mallory@evil.example", Attributes: map[string][]string{"email": {"mallory@evil.example"}}}
 
 	spec := p.speculate(ctx, org, conn, false, nil, shapeClaims{NameID: claimed.NameID}, func() (Assertion, bool) { return claimed, true })
+	writing(t, spec)
 	out, err := p.provision(ctx, org, conn, false, verified, nil, nil, spec)
 	if err != nil || out.Decision.Action != ActionCreate || out.User.UserName != "alice@acme-corp.com" {
 		t.Fatalf("sign-in: %+v as %q, %v; want Alice's account created", out.Decision, out.User.UserName, err)
@@ -229,6 +272,7 @@ func TestProvision_SpeculationCommits(t *testing.T) {
 	}
 
 	spec := p.speculate(ctx, org, conn, false, &sess, shapeClaims{NameID: a.NameID}, func() (Assertion, bool) { return a, true })
+	writing(t, spec)
 	out, err := p.provision(ctx, org, conn, false, a, &sess, nil, spec)
 	if err != nil || out.Decision.Action != ActionCreate {
 		t.Fatalf("sign-in: %+v, %v", out.Decision, err)
@@ -274,6 +318,7 @@ func TestProvision_SpeculationNotHeldFallsBack(t *testing.T) {
 	a := Assertion{ID: "a1", NameID: "alice@acme-corp.com", Attributes: map[string][]string{"email": {"alice@acme-corp.com"}}}
 
 	spec := p.speculate(ctx, org, conn, false, nil, shapeClaims{NameID: a.NameID}, func() (Assertion, bool) { return a, true })
+	writing(t, spec)
 	out, err := p.provision(ctx, org, conn, false, a, nil, nil, spec)
 	if err != nil || out.Decision.Action != ActionCreate {
 		t.Fatalf("sign-in: %+v, %v", out.Decision, err)
@@ -284,4 +329,11 @@ func TestProvision_SpeculationNotHeldFallsBack(t *testing.T) {
 	if users := liveUsers(t, st, org.ID); len(users) != 1 {
 		t.Fatalf("%d accounts, want 1", len(users))
 	}
+}
+
+// speculatedOK says whether outcome is what a sign-in's speculation may
+// come to with one browser and an idle store: committed, or late if the
+// machine gave its goroutine no core before the check ended.
+func speculatedOK(outcome string) bool {
+	return outcome == SpeculationCommitted || outcome == SpeculationLate
 }
