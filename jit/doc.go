@@ -133,16 +133,33 @@
 // refused (ReasonIssuedBeforeRecovery). With several browsers the commits
 // are shared and a sign-in's cost is its CPU.
 //
-// Where a sign-in's time goes now, with one browser (the 2-core CI machine,
-// 2026-12-07, a bare validation of 1.3-1.5 ms): the verification takes the
-// bare validation's time plus about a tenth (the caches the rest of the
-// request has cooled; alone, Verify and RetrieveAssertionInfo take the same
-// time), the HTTP exchange and the form parse 0.15-0.2 ms, the write
-// transaction 0.23 ms for a returning person and 0.3 ms for a new one
-// (statements, and a commit that writes and checksums some 11 or 25 WAL
-// frames; its fsync follows the answer). BenchmarkACS, five runs of 1000
-// sign-ins: a returning person 1.47-1.50 times the bare validation with one
-// browser and 1.27-1.32 with 16; a new person 1.55-1.60 and 1.31-1.37.
+// With one browser at a time, the write transaction itself was then what
+// a sign-in added beyond its verification: 0.23 ms for a returning person
+// and 0.3 ms for a new one on the 2-core CI machine (statements, and a
+// commit that writes some 11 or 25 WAL frames), after the 1.3-1.5 ms of the
+// signature check. So while a core is idle, the ACS now writes the sign-in
+// beside the check, from what the response claims, and holds the
+// transaction uncommitted until the check is over: it commits only if the
+// verified assertion is exactly the one claimed, and rolls back otherwise,
+// leaving no trace (see "Speculation" in speculate.go; the store's side is
+// store.SignIn.Verdict). During the hold the store writes the transaction's
+// pages to the WAL, so that the commit after the verdict writes one frame.
+// What is left after the check is that commit and the hand-over to the
+// writer and back, about 0.1 ms.
+//
+// Where a sign-in's time goes now, with one browser: the verification takes
+// the bare validation's time plus about a tenth (the caches the rest of the
+// request has cooled, and whatever else the machine runs meanwhile; alone,
+// Verify and RetrieveAssertionInfo take the same time), the HTTP exchange
+// and the form parse 0.1-0.15 ms (parseForm), the commit and the hand-over
+// 0.1 ms. One sign-in in seven to ten is speculated on too late to help
+// (SpeculationLate: its goroutine waited for the other core, which a VM
+// may take hundreds of microseconds to wake) and costs what it did before.
+// BenchmarkACS, five runs of 1000 sign-ins on the 2-core CI machine
+// (2026-12-08, a bare validation of 1.44-1.74 ms): a returning person
+// 1.34-1.42 times the bare validation with one browser (median 1.35) and
+// 1.24-1.31 with 16; a new person 1.35-1.53 (median 1.40) and 1.31-1.41.
+// The machine is shared and noisy: compare rows of one run, not runs.
 //
 // Nothing in this package logs a SAML response, an assertion or a token.
 package jit

@@ -55,8 +55,17 @@ import (
 // A held transaction keeps SQLite's writer for as long as the check lasts,
 // so the store holds one only while no other write waits, and gives the
 // writer back, rolling the speculation back, the moment one is queued.
-// With one browser this takes a new person's sign-in from 1.55-1.60 to
-// TODO times the bare validation (see BenchmarkACS).
+// Measured with one browser (BenchmarkACS, five runs on the 2-core CI
+// machine), this took a new person's sign-in from 1.55-1.60 times the bare
+// validation to 1.35-1.53 (median 1.40), a returning person's from
+// 1.47-1.50 to 1.34-1.42 (see "Cost of a sign-in" in doc.go).
+//
+// A speculation costs CPU on a core that would be idle: an xml.Unmarshal
+// of the document and the write's statements, and a write rolled back when
+// it is not the sign-in. So the ACS speculates only while at most half the
+// cores verify (prefetchWorthIt) and no other sign-in is in flight
+// (speculateWorthIt), and stops a speculation that has not begun to write
+// when the check ends (SpeculationLate), rather than wait for it.
 
 // speculation is one sign-in carried out from a response's claims while its
 // signature is checked (see Speculation above).

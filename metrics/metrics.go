@@ -76,7 +76,7 @@ func New(reg *prometheus.Registry, logger *slog.Logger) (*Metrics, error) {
 		}, []string{"reason"}),
 		speculations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "onramp", Name: "saml_speculations_total",
-			Help: "Sign-ins the ACS carried out beside the signature check, held for its verdict, by outcome (committed; else carried out after the check: not_held, mismatch, unclaimed, raced; abandoned: the response was refused).",
+			Help: "Sign-ins the ACS carried out beside the signature check, held for its verdict, by outcome (committed; else carried out after the check: late, not_held, mismatch, unclaimed, raced; abandoned: the response was refused).",
 		}, []string{"outcome"}),
 		storeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "onramp", Name: "store_operation_duration_seconds",
