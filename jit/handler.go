@@ -107,8 +107,8 @@ type Handler struct {
 	targets     targetCache
 	metrics     Metrics
 	// verifying counts the responses being verified, for prefetchWorthIt;
-	// consuming the responses between their form parse and their answer,
-	// for speculateWorthIt.
+	// consuming the sign-ins under way in consume (verification and
+	// provisioning), for speculateWorthIt.
 	verifying, consuming atomic.Int64
 }
 
@@ -454,8 +454,9 @@ func (h *Handler) consume(c echo.Context, t target, cached bool) (answer func() 
 
 	// While the response's signature is checked, a core that would be idle
 	// carries out the sign-in it claims, held uncommitted for the verdict
-	// (see Speculation), or, if the store holds no sign-ins, reads the
-	// account of the identity it claims (see prefetched).
+	// (see Speculation), or, if another sign-in is under way or the store
+	// holds no sign-ins, reads the account of the identity it claims (see
+	// prefetched).
 	var (
 		pf   *prefetched
 		spec *speculation
