@@ -208,10 +208,10 @@ func (s *speculation) result(ctx context.Context, verified Assertion) (out Outco
 	select {
 	case <-s.pf.matchDone:
 	case <-ctx.Done():
-		s.stop()
-		s.verdict <- false
-		<-s.done
-		s.outcome = SpeculationAbandoned
+		// Reads under way: the speculation has not begun to write, and
+		// stopping it is enough (abandon waits only for one that has).
+		s.settled = false
+		s.abandon()
 		return Outcome{}, nil, false
 	}
 	s.read = true

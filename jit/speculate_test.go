@@ -194,8 +194,14 @@ func TestHandler_ForgedResponsesLeaveNothingOfTheirSpeculation(t *testing.T) {
 // check ends later than the speculation's reads and claim.
 func writing(t *testing.T, spec *speculation) {
 	t.Helper()
+	waitPhase(t, spec, phaseWriting)
+}
+
+// waitPhase waits until spec has reached phase (or a later one).
+func waitPhase(t *testing.T, spec *speculation, phase int32) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for spec.phase.Load() < phaseWriting {
+	for spec.phase.Load() < phase {
 		if time.Now().After(deadline) {
 			t.Fatalf("the speculation is still in phase %d", spec.phase.Load())
 		}
@@ -215,9 +221,7 @@ func TestProvision_SpeculationLateIsStopped(t *testing.T) {
 		<-release // the claim takes longer than the check
 		return a, true
 	})
-	for spec.phase.Load() < phaseClaiming {
-		time.Sleep(100 * time.Microsecond)
-	}
+	waitPhase(t, spec, phaseClaiming)
 	out, err := p.provision(ctx, org, conn, false, a, nil, nil, spec)
 	close(release)
 	<-spec.done
